@@ -9,7 +9,8 @@ export function wrapInt(d: IntDType, x: number): number {
   const m = 2 ** d.bits;
   let r = x % m;
   if (r < 0) r += m;
-  return d.signed && r >= m / 2 ? r - m : r;
+  // `+ 0` turns -0 (from e.g. trunc(-1 / 2)) into 0: integers have no negative zero.
+  return (d.signed && r >= m / 2 ? r - m : r) + 0;
 }
 
 /** Round or wrap a freshly computed value to what a tile of dtype `d` holds. */

@@ -30,8 +30,7 @@ export function roundHalfEven(x: number): number {
   if (!Number.isFinite(x)) return x;
   const f = Math.floor(x);
   const diff = x - f;
-  if (diff < 0.5) return f === 0 && (x < 0 || Object.is(x, -0)) ? -0 : f;
-  if (diff > 0.5) return f + 1;
-  const r = f % 2 === 0 ? f : f + 1;
-  return r === 0 && x < 0 ? -0 : r;
+  const r = diff < 0.5 ? f : diff > 0.5 ? f + 1 : f % 2 === 0 ? f : f + 1;
+  // A negative input that rounds to zero keeps its sign, as IEEE rounding does.
+  return r === 0 && (x < 0 || Object.is(x, -0)) ? -0 : r;
 }

@@ -71,8 +71,10 @@ export function bindArgs(
           `${at}: shape symbol ${dim.name} is ${prev} from ${boundFrom.get(dim.name)} but ${value} from ${source} (argument '${p.name}' has shape [${arg.shape.join(', ')}])`,
         );
       }
-      scalars.set(dim.name, value);
-      boundFrom.set(dim.name, source);
+      if (prev === undefined) {
+        scalars.set(dim.name, value);
+        boundFrom.set(dim.name, source);
+      }
     }
   }
   for (const p of params) {

@@ -354,7 +354,7 @@ export class ProgramBuilder {
 
   private globalParam(name: string, what: string): Extract<Param, { kind: 'global' }> {
     const p = this.params.find((q) => q.name === name);
-    if (!p || p.kind !== 'global') {
+    if (p?.kind !== 'global') {
       const known = this.params.filter((q) => q.kind === 'global').map((q) => q.name);
       throw new VmError(`${what}: '${name}' is not a global param (declared: ${known.join(', ') || 'none'})`);
     }

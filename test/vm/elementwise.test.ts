@@ -1,7 +1,21 @@
 // Elementwise semantics: integers against BigInt arithmetic (an independent exact model),
 // floats against hand-checked values.
 import { describe, expect, it } from 'vitest';
-import { ALL_DTYPES, bf16, bool, type DType, f16, f32, i4, i8, i32, type IntDType, u4, u8, u32 } from '../../dsl/dtype.js';
+import {
+  ALL_DTYPES,
+  bf16,
+  bool,
+  type DType,
+  f16,
+  f32,
+  type IntDType,
+  i4,
+  i8,
+  i32,
+  u4,
+  u8,
+  u32,
+} from '../../dsl/dtype.js';
 import { applyBinary, applyUnary } from '../../dsl/interp/elementwise.js';
 import { erf, roundHalfEven } from '../../dsl/interp/math.js';
 import type { BinaryOp } from '../../dsl/ir/ops.js';
@@ -53,7 +67,22 @@ function bigRef(op: BinaryOp, d: IntDType, a: number, b: number): number {
 }
 
 describe('integer ops match exact BigInt arithmetic for every integer type', () => {
-  const ops: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'mod', 'and', 'or', 'xor', 'shl', 'shr', 'min', 'max', 'lt', 'eq'];
+  const ops: BinaryOp[] = [
+    'add',
+    'sub',
+    'mul',
+    'div',
+    'mod',
+    'and',
+    'or',
+    'xor',
+    'shl',
+    'shr',
+    'min',
+    'max',
+    'lt',
+    'eq',
+  ];
   for (const d of INT_TYPES) {
     it(d.name, () => {
       const r = rng(d.bits * 100 + (d.signed ? 1 : 0));

@@ -8,18 +8,28 @@ import { binary } from '../../dsl/ir/scalar.js';
 import { Tensor } from '../../dsl/tensor.js';
 import { randomInt, rng } from '../helpers/random.js';
 
-function randomTensor(dtype: Parameters<typeof Tensor.zeros>[0], shape: number[], seed: number, lo = -1, hi = 1): Tensor {
+function randomTensor(
+  dtype: Parameters<typeof Tensor.zeros>[0],
+  shape: number[],
+  seed: number,
+  lo = -1,
+  hi = 1,
+): Tensor {
   const r = rng(seed);
   const n = shape.reduce((a, b) => a * b, 1);
   const values = Array.from({ length: n }, () =>
-    dtype.kind === 'int' ? randomInt(r, Math.max(lo, dtype.min), Math.min(hi, dtype.max)) : lo + (hi - lo) * r(),
+    dtype.kind === 'int'
+      ? randomInt(r, Math.max(lo, dtype.min), Math.min(hi, dtype.max))
+      : lo + (hi - lo) * r(),
   );
   return Tensor.fromArray(dtype, shape, values);
 }
 
 /** An output tensor filled with a value no correct program writes. */
 function poisoned(dtype: Parameters<typeof Tensor.zeros>[0], shape: number[]): Tensor {
-  return Tensor.zeros(dtype, shape).fill(dtype.kind === 'float' ? Number.NaN : dtype.kind === 'int' ? dtype.max : 1);
+  return Tensor.zeros(dtype, shape).fill(
+    dtype.kind === 'float' ? Number.NaN : dtype.kind === 'int' ? dtype.max : 1,
+  );
 }
 
 function expectClose(actual: number[], expected: number[], tol: (i: number) => number): void {
@@ -47,7 +57,10 @@ describe('u4 GEMV with f16 group scales (G = 128)', () => {
     const acc = b.zeros(f32, [BN, BK], 'acc');
     b.for('k', 0, K, BK, (k) => {
       const wt = b.cast(b.load('w', [binary('mul', b.blockIdx.x, BN), k], [BN, BK]), f32);
-      const st = b.cast(b.load('s', [binary('mul', b.blockIdx.x, BN), binary('div', k, G)], [BN, BK / G]), f32);
+      const st = b.cast(
+        b.load('s', [binary('mul', b.blockIdx.x, BN), binary('div', k, G)], [BN, BK / G]),
+        f32,
+      );
       const xt = b.load('x', [k], [BK]);
       const term = b.mul(b.mul(wt, b.repeat(st, [1, G])), b.unsqueeze(xt, 0));
       b.assign(acc, b.add(acc, term));
@@ -187,7 +200,9 @@ describe('reduce', () => {
     interpret(b.build(), { x, ...out });
     const col = (c: number) => Array.from({ length: R }, (_, r) => x.get([r, c]));
     const row = (r: number) => Array.from({ length: C }, (_, c) => x.get([r, c]));
-    expect(out.sum0.toArray()).toEqual(Array.from({ length: C }, (_, c) => col(c).reduce((a, v) => a + v, 0) % 256));
+    expect(out.sum0.toArray()).toEqual(
+      Array.from({ length: C }, (_, c) => col(c).reduce((a, v) => a + v, 0) % 256),
+    );
     expect(out.max1.toArray()).toEqual(Array.from({ length: R }, (_, r) => Math.max(...row(r))));
     expect(out.min0.toArray()).toEqual(Array.from({ length: C }, (_, c) => Math.min(...col(c))));
   });
@@ -251,7 +266,11 @@ describe('dot', () => {
     b.global('a', i8, ['M', 'K']);
     b.global('b', i8, ['K', 'N']);
     b.global('c', i32, ['M', 'N'], 'write');
-    b.store('c', [0, 0], b.dot(b.load('a', [0, 0], [7, 64]), b.load('b', [0, 0], [64, 5]), b.zeros(i32, [7, 5])));
+    b.store(
+      'c',
+      [0, 0],
+      b.dot(b.load('a', [0, 0], [7, 64]), b.load('b', [0, 0], [64, 5]), b.zeros(i32, [7, 5])),
+    );
     const A = randomTensor(i8, [7, 64], 81, -128, 127);
     const B = randomTensor(i8, [64, 5], 82, -128, 127);
     const C = poisoned(i32, [7, 5]);

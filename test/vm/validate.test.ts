@@ -1,7 +1,7 @@
 // Malformed programs and launches are rejected with errors that name the instruction or param
 // and the mismatch.
 import { describe, expect, it } from 'vitest';
-import { bool, f16, f32, i32, u4, u8 } from '../../dsl/dtype.js';
+import { bool, type DType, f16, f32, i32, u4, u8 } from '../../dsl/dtype.js';
 import { interpret } from '../../dsl/interp/interpret.js';
 import { ProgramBuilder } from '../../dsl/ir/builder.js';
 import { LaunchError, VmError } from '../../dsl/ir/errors.js';
@@ -23,7 +23,7 @@ function withBody(p: Program, body: Stmt[]): Program {
   return { ...p, body };
 }
 
-const tile = (id: number, dtype = f32, shape = [4], space: 'register' | 'shared' = 'register'): TileVar => ({
+const tile = (id: number, dtype: DType = f32, shape = [4], space: 'register' | 'shared' = 'register'): TileVar => ({
   id,
   name: `t${id}`,
   type: { dtype, shape, space },
@@ -79,7 +79,9 @@ describe('the validator', () => {
     const p = b.build();
     const t = tile(99);
     const bad = withBody(p, [{ op: 'store_global', param: 'y', offsets: [constant(0)], src: t }]);
-    expect(() => validateProgram(bad)).toThrow(/in `store y\[0\] <- %t99.99`: %t99.99 is used before it is defined/);
+    expect(() => validateProgram(bad)).toThrow(
+      /in `store y\[0\] <- %t99.99`: %t99.99 is used before it is defined/,
+    );
   });
   it('rejects a dtype mismatch in a binary op', () => {
     const a = tile(1);
@@ -89,28 +91,50 @@ describe('the validator', () => {
       { op: 'full', dst: c, value: constant(1) },
       { op: 'binary', fn: 'add', dst: tile(3), a, b: c },
     ];
-    expect(() => validateProgram(withBody(good, body))).toThrow(/%t1.1 is f32 but %t2.2 is f16; cast one first/);
+    expect(() => validateProgram(withBody(good, body))).toThrow(
+      /%t1.1 is f32 but %t2.2 is f16; cast one first/,
+    );
   });
   it('rejects float-only math on integers and bitwise ops on floats', () => {
     const a = tile(1, i32);
     expect(() =>
-      validateProgram(withBody(good, [{ op: 'full', dst: a, value: constant(1) }, { op: 'unary', fn: 'exp', dst: tile(2, i32), src: a }])),
+      validateProgram(
+        withBody(good, [
+          { op: 'full', dst: a, value: constant(1) },
+          { op: 'unary', fn: 'exp', dst: tile(2, i32), src: a },
+        ]),
+      ),
     ).toThrow(/exp needs a float tile, not i32/);
     const f = tile(3);
     expect(() =>
-      validateProgram(withBody(good, [{ op: 'full', dst: f, value: constant(1) }, { op: 'binary', fn: 'xor', dst: tile(4), a: f, b: f }])),
+      validateProgram(
+        withBody(good, [
+          { op: 'full', dst: f, value: constant(1) },
+          { op: 'binary', fn: 'xor', dst: tile(4), a: f, b: f },
+        ]),
+      ),
     ).toThrow(/xor needs integer operands, not f32/);
   });
   it('rejects tile ops on shared tiles', () => {
     const s = tile(1, f32, [4], 'shared');
     expect(() =>
-      validateProgram(withBody(good, [{ op: 'alloc_shared', dst: s }, { op: 'unary', fn: 'neg', dst: tile(2), src: s }])),
+      validateProgram(
+        withBody(good, [
+          { op: 'alloc_shared', dst: s },
+          { op: 'unary', fn: 'neg', dst: tile(2), src: s },
+        ]),
+      ),
     ).toThrow(/is a shared tile; this operand must be a register tile \(load_shared it first\)/);
   });
   it('rejects a comparison result that is not bool, and a non-bool mask', () => {
     const a = tile(1);
     expect(() =>
-      validateProgram(withBody(good, [{ op: 'full', dst: a, value: constant(1) }, { op: 'binary', fn: 'lt', dst: tile(2), a, b: a }])),
+      validateProgram(
+        withBody(good, [
+          { op: 'full', dst: a, value: constant(1) },
+          { op: 'binary', fn: 'lt', dst: tile(2), a, b: a },
+        ]),
+      ),
     ).toThrow(/must be bool, not f32/);
     const m = tile(3, u8);
     expect(() =>
@@ -134,7 +158,9 @@ describe('the validator', () => {
   it('rejects unknown scalars, a wrong offset count, a non-integer offset', () => {
     const b = base();
     b.load('x', [b.sym('M')], [4]);
-    expect(() => b.build()).toThrow(/'M' is not a shape symbol, scalar param, loop variable or scalar in scope/);
+    expect(() => b.build()).toThrow(
+      /'M' is not a shape symbol, scalar param, loop variable or scalar in scope/,
+    );
     const b2 = base();
     b2.load('x', [0, 0], [4]);
     expect(() => b2.build()).toThrow(/2 offsets for param 'x' of rank 1/);
@@ -197,10 +223,14 @@ describe('launch arguments', () => {
   });
   it('names a missing argument with its declaration', () => {
     const { x: _x, ...rest } = args();
-    expect(() => interpret(gemvLike(), rest)).toThrow(new LaunchError("launch of 'gemv': missing argument 'x' (x: global f32[K])"));
+    expect(() => interpret(gemvLike(), rest)).toThrow(
+      new LaunchError("launch of 'gemv': missing argument 'x' (x: global f32[K])"),
+    );
   });
   it('names an extra argument and the real params', () => {
-    expect(() => interpret(gemvLike(), { ...args(), q: 1 })).toThrow(/unexpected argument 'q'; the params are x, w, s, y, alpha/);
+    expect(() => interpret(gemvLike(), { ...args(), q: 1 })).toThrow(
+      /unexpected argument 'q'; the params are x, w, s, y, alpha/,
+    );
   });
   it('names a dtype mismatch', () => {
     expect(() => interpret(gemvLike(), { ...args(), w: Tensor.zeros(u8, [3, 256]) })).toThrow(
@@ -218,8 +248,12 @@ describe('launch arguments', () => {
     );
   });
   it('names a rank mismatch and a bad scalar', () => {
-    expect(() => interpret(gemvLike(), { ...args(), y: Tensor.zeros(f32, [3, 1]) })).toThrow(/'y' has shape \[3, 1\] \(rank 2\)/);
-    expect(() => interpret(gemvLike(), { ...args(), alpha: Tensor.zeros(f32, [1]) })).toThrow(/'alpha' must be a number/);
+    expect(() => interpret(gemvLike(), { ...args(), y: Tensor.zeros(f32, [3, 1]) })).toThrow(
+      /'y' has shape \[3, 1\] \(rank 2\)/,
+    );
+    expect(() => interpret(gemvLike(), { ...args(), alpha: Tensor.zeros(f32, [1]) })).toThrow(
+      /'alpha' must be a number/,
+    );
     expect(() => interpret(gemvLike(), { ...args(), x: 3 })).toThrow(/'x' must be a tensor/);
   });
   it('errors are LaunchError / VmError instances', () => {

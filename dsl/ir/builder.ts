@@ -349,7 +349,7 @@ export class ProgramBuilder {
 
   private scalarTile(value: number, like: TileVar | number): TileVar {
     if (typeof like === 'number') throw new VmError('a binary op needs at least one tile operand');
-    return this.full(like.type.dtype, [], value, 'c');
+    return this.full(like.type.dtype, [], constant(value, like.type.dtype), 'c');
   }
 
   private globalParam(name: string, what: string): Extract<Param, { kind: 'global' }> {

@@ -1,6 +1,6 @@
 // `npm run demo`: a u4 GEMV with f16 group scales, written as a VM program, run by the reference
 // interpreter, printed next to a plain TypeScript loop computing the same thing.
-import { binary, f16, f32, interpret, printProgram, ProgramBuilder, Tensor, u4 } from '../../dsl/index.js';
+import { binary, f16, f32, interpret, ProgramBuilder, printProgram, Tensor, u4 } from '../../dsl/index.js';
 
 const [N, K, G, BN, BK] = [40, 1000, 128, 8, 256];
 
@@ -33,9 +33,21 @@ const random = () => {
 
 const program = gemvU4();
 console.log(printProgram(program));
-const x = Tensor.fromArray(f32, [K], Array.from({ length: K }, () => random() * 2 - 1));
-const w = Tensor.fromArray(u4, [N, K], Array.from({ length: N * K }, () => Math.floor(random() * 16)));
-const s = Tensor.fromArray(f16, [N, Math.ceil(K / G)], Array.from({ length: N * Math.ceil(K / G) }, () => 0.01 + random() * 0.02));
+const x = Tensor.fromArray(
+  f32,
+  [K],
+  Array.from({ length: K }, () => random() * 2 - 1),
+);
+const w = Tensor.fromArray(
+  u4,
+  [N, K],
+  Array.from({ length: N * K }, () => Math.floor(random() * 16)),
+);
+const s = Tensor.fromArray(
+  f16,
+  [N, Math.ceil(K / G)],
+  Array.from({ length: N * Math.ceil(K / G) }, () => 0.01 + random() * 0.02),
+);
 const y = Tensor.zeros(f32, [N]).fill(Number.NaN);
 
 const t0 = performance.now();
@@ -48,7 +60,9 @@ const reference = Array.from({ length: N }, (_, n) => {
   return sum;
 });
 
-console.log(`\ny = W(u4, f16 scales per ${G}) · x   with N=${N}, K=${K}, tiles ${BN}x${BK} (edge tiles in N and K)\n`);
+console.log(
+  `\ny = W(u4, f16 scales per ${G}) · x   with N=${N}, K=${K}, tiles ${BN}x${BK} (edge tiles in N and K)\n`,
+);
 console.log('   n   interpreter (f32)   TypeScript (f64)   abs error');
 const got = y.toArray();
 let maxErr = 0;
@@ -56,10 +70,14 @@ for (let n = 0; n < N; n++) {
   const err = Math.abs(got[n] - reference[n]);
   maxErr = Math.max(maxErr, err);
   if (n < 8 || n === N - 1) {
-    console.log(`${String(n).padStart(4)}   ${got[n].toFixed(7).padStart(17)}   ${reference[n].toFixed(7).padStart(16)}   ${err.toExponential(1)}`);
+    console.log(
+      `${String(n).padStart(4)}   ${got[n].toFixed(7).padStart(17)}   ${reference[n].toFixed(7).padStart(16)}   ${err.toExponential(1)}`,
+    );
   } else if (n === 8) console.log('   …');
 }
-console.log(`\nmax abs error ${maxErr.toExponential(2)} over ${N} outputs; interpreter ran ${Math.ceil(N / BN)} blocks in ${ms.toFixed(0)} ms`);
+console.log(
+  `\nmax abs error ${maxErr.toExponential(2)} over ${N} outputs; interpreter ran ${Math.ceil(N / BN)} blocks in ${ms.toFixed(0)} ms`,
+);
 if (!(maxErr < 1e-4)) {
   console.error('the interpreter disagrees with the reference');
   process.exit(1);

@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
-const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]).filter((code) => code.includes("from 'tilevm"));
+const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)]
+  .map((m) => m[1])
+  .filter((code) => code.includes("from 'tilevm"));
 
 describe('README examples', () => {
   it('has examples', () => {

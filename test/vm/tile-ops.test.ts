@@ -1,10 +1,23 @@
 // Shape, cast and view instructions against plain TypeScript on random tiles, plus the printed form.
 import { describe, expect, it } from 'vitest';
-import { castValue, type DType, decode, encode, f4e2m1, f8e4m3, f32, i3, i32, u4, u8, u32 } from '../../dsl/dtype.js';
+import {
+  castValue,
+  type DType,
+  decode,
+  encode,
+  f4e2m1,
+  f8e4m3,
+  f32,
+  i3,
+  i32,
+  u4,
+  u8,
+  u32,
+} from '../../dsl/dtype.js';
 import { interpret } from '../../dsl/interp/interpret.js';
 import { ProgramBuilder } from '../../dsl/ir/builder.js';
-import type { TileVar } from '../../dsl/ir/program.js';
 import { printProgram } from '../../dsl/ir/print.js';
+import type { TileVar } from '../../dsl/ir/program.js';
 import { binary } from '../../dsl/ir/scalar.js';
 import { Tensor } from '../../dsl/tensor.js';
 import { randomInt, rng } from '../helpers/random.js';
@@ -19,10 +32,27 @@ function runTileOp(
   body: (b: ProgramBuilder, t: TileVar) => TileVar,
 ): number[] {
   const b = new ProgramBuilder('op');
-  b.global('x', xDtype, xShape.map((_, i) => `X${i}`));
-  b.global('y', yDtype, yShape.map((_, i) => `Y${i}`), 'write');
-  const t = b.load('x', xShape.map(() => 0), xShape);
-  b.store('y', yShape.map(() => 0), body(b, t));
+  b.global(
+    'x',
+    xDtype,
+    xShape.map((_, i) => `X${i}`),
+  );
+  b.global(
+    'y',
+    yDtype,
+    yShape.map((_, i) => `Y${i}`),
+    'write',
+  );
+  const t = b.load(
+    'x',
+    xShape.map(() => 0),
+    xShape,
+  );
+  b.store(
+    'y',
+    yShape.map(() => 0),
+    body(b, t),
+  );
   const x = Tensor.fromArray(xDtype, xShape, values);
   const y = Tensor.zeros(yDtype, yShape).fill(yDtype.kind === 'float' ? Number.NaN : 1);
   interpret(b.build(), { x, y });
@@ -42,7 +72,8 @@ describe('shape instructions', () => {
     // dst[i][j][k] = src[j][k][i] for perm [2, 0, 1] on src [2, 3, 4] -> dst [4, 2, 3]
     const got = runTileOp(i32, [2, 3, 4], i32, [4, 2, 3], w, (b, t) => b.transpose(t, [2, 0, 1]));
     const want: number[] = [];
-    for (let i = 0; i < 4; i++) for (let j = 0; j < 2; j++) for (let k = 0; k < 3; k++) want.push(w[j * 12 + k * 4 + i]);
+    for (let i = 0; i < 4; i++)
+      for (let j = 0; j < 2; j++) for (let k = 0; k < 3; k++) want.push(w[j * 12 + k * 4 + i]);
     expect(got).toEqual(want);
   });
   it('reshape keeps row-major order; broadcast and repeat', () => {
@@ -53,7 +84,12 @@ describe('shape instructions', () => {
       ...v.slice(0, 3),
     ]);
     const rep = runTileOp(i32, [2, 3], i32, [4, 6], v, (b, t) => b.repeat(t, [2, 2]));
-    expect(rep).toEqual(Array.from({ length: 24 }, (_, k) => v[Math.floor(Math.floor(k / 6) / 2) * 3 + Math.floor((k % 6) / 2)]));
+    expect(rep).toEqual(
+      Array.from(
+        { length: 24 },
+        (_, k) => v[Math.floor(Math.floor(k / 6) / 2) * 3 + Math.floor((k % 6) / 2)],
+      ),
+    );
   });
   it('select with broadcasting condition', () => {
     const v = rand(8);
@@ -82,12 +118,18 @@ describe('view', () => {
   it('u32 words as u4 nibbles follow the storage bit order', () => {
     const words = Array.from({ length: 3 }, () => Math.floor(r() * 2 ** 32));
     const got = runTileOp(u32, [3], u4, [24], words, (b, t) => b.view(t, u4));
-    expect(got).toEqual(words.flatMap((w) => Array.from({ length: 8 }, (_, i) => Math.floor(w / 16 ** i) % 16)));
+    expect(got).toEqual(
+      words.flatMap((w) => Array.from({ length: 8 }, (_, i) => Math.floor(w / 16 ** i) % 16)),
+    );
   });
   it('f32 as u32 gives the IEEE bits; round trip through u8 bytes', () => {
     const values = [1, -2.5, 0.1, 3e38];
-    expect(runTileOp(f32, [4], u32, [4], values, (b, t) => b.view(t, u32))).toEqual(values.map((v) => encode(f32, v)));
-    const back = runTileOp(f32, [2, 4], f32, [2, 4], [...values, ...values], (b, t) => b.view(b.view(t, u8), f32));
+    expect(runTileOp(f32, [4], u32, [4], values, (b, t) => b.view(t, u32))).toEqual(
+      values.map((v) => encode(f32, v)),
+    );
+    const back = runTileOp(f32, [2, 4], f32, [2, 4], [...values, ...values], (b, t) =>
+      b.view(b.view(t, u8), f32),
+    );
     expect(back).toEqual([...values, ...values].map((v) => decode(f32, encode(f32, v))));
   });
   it('3-bit elements straddle byte boundaries in a view', () => {

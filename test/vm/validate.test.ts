@@ -23,7 +23,12 @@ function withBody(p: Program, body: Stmt[]): Program {
   return { ...p, body };
 }
 
-const tile = (id: number, dtype: DType = f32, shape = [4], space: 'register' | 'shared' = 'register'): TileVar => ({
+const tile = (
+  id: number,
+  dtype: DType = f32,
+  shape = [4],
+  space: 'register' | 'shared' = 'register',
+): TileVar => ({
   id,
   name: `t${id}`,
   type: { dtype, shape, space },

@@ -21,3 +21,4 @@ export { type FnSignature, type GlobalSpec, global, type KernelArgs, type Kernel
 export function cdiv(a: number, b: number): number {
   return Math.ceil(a / b);
 }
+export { createInterpreterDevice, type InterpreterDevice } from './interp/device.js';

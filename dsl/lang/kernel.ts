@@ -1,5 +1,6 @@
 // kernel(signature)`body`: the user-facing kernel object. It compiles lazily, once per const
 // combination, and runs on the reference interpreter (devices add launch() later).
+import type { InterpreterDevice } from '../interp/device.js';
 import { interpret } from '../interp/interpret.js';
 import type { Program } from '../ir/program.js';
 import type { Tensor } from '../tensor.js';
@@ -58,6 +59,11 @@ export class Kernel<P extends ParamSpecs = ParamSpecs, C extends ConstSpecs = Co
       combos = combos.flatMap((c) => candidates.map((v) => ({ ...c, [key]: v })));
     }
     return combos;
+  }
+
+  /** Launches on a device (the interpreter today; WebGPU and WASM devices later). */
+  launch(device: InterpreterDevice, args: KernelArgs<P>, options: { consts?: ConstValues<C> } = {}): Promise<void> {
+    return device.run(this.compile(options.consts).program, args as unknown as Readonly<Record<string, Tensor | number>>);
   }
 
   /** Runs the kernel on the reference interpreter; write params are updated in place. */

@@ -38,22 +38,18 @@ export interface KernelSignature<P extends ParamSpecs = ParamSpecs, C extends Co
 export type ConstValues<C extends ConstSpecs> = { readonly [K in keyof C]?: number };
 
 /**
- * The launch arguments of a kernel with params P, given how a tensor of dtype D looks on a device
- * (a host `Tensor` for the interpreter).
+ * How a tensor of dtype D looks on each kind of device, by name. Devices add their own entry by
+ * declaration merging (e.g. `webgpu: GpuTensor<D>`).
  */
-export type KernelArgs<P extends ParamSpecs, T extends TensorKind = HostTensors> = {
-  readonly [K in keyof P]: P[K] extends GlobalSpec<infer D> ? TensorOf<T, D> : number;
-};
+export interface TensorTypes<D extends DType> {
+  readonly host: Tensor<D>;
+}
+export type TensorKind = keyof TensorTypes<DType>;
 
-/** Maps a dtype to a device's tensor type; devices extend this with their own. */
-export interface TensorKind {
-  readonly tensor: unknown;
-}
-export interface HostTensors extends TensorKind {
-  readonly tensor: Tensor<this['dtype']>;
-  readonly dtype: DType;
-}
-export type TensorOf<T extends TensorKind, D extends DType> = (T & { readonly dtype: D })['tensor'];
+/** The launch arguments of a kernel with params P, with tensors as device kind K holds them. */
+export type KernelArgs<P extends ParamSpecs, K extends TensorKind = 'host'> = {
+  readonly [N in keyof P]: P[N] extends GlobalSpec<infer D> ? TensorTypes<D>[K] : number;
+};
 
 /** A device function's signature: `fn({ name: 'gelu', params: { x: f32 }, returns: f32 })`. */
 export interface FnSignature {

@@ -1,5 +1,25 @@
 // tilevm/runtime: what a shipped bundle needs to run kernels, with no compiler. Devices (WebGPU,
 // WASM-SIMD) join host tensors here; this entry must never import the parser or the backends.
 export * from '../dsl/dtype.js';
+export { LaunchError } from '../dsl/ir/errors.js';
 export { packBits, packedByteLength, readBits, unpackBits, writeBits } from '../dsl/packing.js';
 export { Tensor } from '../dsl/tensor.js';
+export type {
+  ArtifactGlobal,
+  ArtifactParam,
+  ArtifactScalar,
+  ArtifactUniform,
+  WgslArtifact,
+} from './artifact.js';
+// The WebGPU device.
+export {
+  type AdapterDescription,
+  createDevice,
+  type WebGpuArgs,
+  WebGpuDevice,
+  type WebGpuDeviceOptions,
+} from './webgpu/device.js';
+export { DeviceLostError, ShaderError, WebGpuError, WebGpuUnavailableError } from './webgpu/errors.js';
+export { USEFUL_FEATURES } from './webgpu/features.js';
+export { foldDispatch, MAX_DISPATCH } from './webgpu/geometry.js';
+export { GpuTensor } from './webgpu/tensor.js';

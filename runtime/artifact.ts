@@ -58,3 +58,39 @@ export interface WgslArtifact {
   /** Device features the shader needs ('shader-f16', 'subgroups'); a variant without them exists. */
   readonly features: readonly string[];
 }
+
+/**
+ * A kernel compiled to WebAssembly (SIMD128). One module per kernel and const combination; it
+ * imports one linear memory (`env.memory`, declared shared with a maximum of `maxPages`; the
+ * runtime flips the shared flag when threads are unavailable) and exports
+ *   main(desc: i32, blockBegin: i32, blockEnd: i32, scratch: i32)
+ * which runs the blocks [blockBegin, blockEnd) of the grid linearized x-fastest. `desc` points to
+ * the launch descriptor: one 4-byte field per entry of `descriptor`, in order; `scratch` points to
+ * `scratchBytes` bytes (16-byte aligned) private to the calling thread.
+ */
+export interface WasmArtifact {
+  readonly format: 'tilevm-wasm';
+  readonly version: 1;
+  readonly kernel: string;
+  readonly consts: Readonly<Record<string, number>>;
+  /** Hash of everything below; the module cache key. */
+  readonly hash: string;
+  /** The module bytes, base64-encoded (so the artifact stays JSON). */
+  readonly wasm: string;
+  readonly params: readonly ArtifactParam[];
+  /** Blocks along x, y, z as shape-expression text (as in WgslArtifact). */
+  readonly grid: readonly string[];
+  /**
+   * Launch descriptor fields: 'tensor' is a global param's byte address in memory (name = param);
+   * 'symbol' and 'scalar' as for WGSL uniforms; 'grid' is grid_x, grid_y or grid_z.
+   */
+  readonly descriptor: readonly {
+    readonly name: string;
+    readonly source: 'tensor' | 'symbol' | 'scalar' | 'grid';
+    readonly type: 'i32' | 'u32' | 'f32';
+  }[];
+  readonly scratchBytes: number;
+  readonly maxPages: number;
+  /** 'simd128' always; 'relaxed-simd' for the variant that needs it. */
+  readonly features: readonly string[];
+}

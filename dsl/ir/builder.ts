@@ -41,6 +41,11 @@ export class ProgramBuilder {
     readonly consts: Readonly<Record<string, number>> = {},
   ) {}
 
+  /** The params declared so far. */
+  get paramList(): readonly Param[] {
+    return this.params;
+  }
+
   /** A global tensor param; dims are numbers or expressions over shape symbols ('K', 'K / 128'). */
   global(name: string, dtype: DType, shape: readonly (string | number)[], access: Access = 'read'): string {
     this.params.push({ kind: 'global', name, dtype, shape: shape.map(parseShapeExpr), access });

@@ -4,7 +4,7 @@ import { bool, type DType, f32, i32 } from '../dtype.js';
 import type { ReduceOp, UnaryOp } from '../ir/ops.js';
 import type { TileVar } from '../ir/program.js';
 import { blockIdx, constant, type ScalarExpr, scalarVars } from '../ir/scalar.js';
-import { showShape } from '../ir/shapes.js';
+import { broadcastsTo, showShape } from '../ir/shapes.js';
 import type { Layout } from '../layout.js';
 import type * as ast from './ast.js';
 import type { Checker } from './checker.js';
@@ -139,6 +139,8 @@ function optionsArg(c: Checker, v: Value | undefined, span: ast.Span | undefined
       return undefined;
     }
   }
+  // A value that already failed was reported: "option 'layout' must be a layout" would repeat it.
+  for (const p of v.props.values()) if (p.value.kind === 'error') return undefined;
   return v.props;
 }
 
@@ -150,12 +152,12 @@ function boolOption(c: Checker, props: ObjectValue['props'], key: string): boole
   return undefined;
 }
 
-function axisArg(c: Checker, v: Value, span: ast.Span, rank: number): number | undefined {
+function axisArg(c: Checker, v: Value, span: ast.Span, rank: number, what = `a rank-${rank} tile`): number | undefined {
   const axis = constInt(c, v, span, 'the axis');
   if (axis === undefined) return undefined;
   const a = axis < 0 ? axis + rank : axis;
   if (a < 0 || a >= rank) {
-    c.error('TV2009', span, `axis ${axis} is out of range for a rank-${rank} tile (use 0..${rank - 1}, or -1 for the last)`);
+    c.error('TV2009', span, `axis ${axis} is out of range for ${what} (use 0..${rank - 1}, or -1 for the last)`);
     return undefined;
   }
   return a;
@@ -223,6 +225,11 @@ const threads: Builtin = (c, site) => {
   const n = constInt(c, site.args[0], site.spans[0], 'the thread count');
   if (n === undefined) return VOID;
   if (n < 1 || n > 1024) return void c.error('TV2025', site.spans[0], `threads(${n}): a block has 1 to 1024 threads`), VOID;
+  const clash = c.layoutThreads.find((t) => t !== n);
+  if (clash !== undefined) {
+    return void c.error('TV2021', site.spans[0], `threads(${n}) does not match a layout used before it, which spans ${clash} threads`, 'give threads() first, with as many threads as the layouts span'), VOID;
+  }
+  c.threadCount = n;
   c.b.threads(n);
   return VOID;
 };
@@ -262,6 +269,13 @@ const load: Builtin = (c, site) => {
   if (l) {
     if (l.value.kind !== 'layout') return c.error('TV2016', l.span, `option 'layout' must be a layout, not ${describe(l.value)}`);
     layout = l.value.layout;
+    if (showShape(layout.shape) !== showShape(shape)) {
+      return c.error('TV2016', l.span, `the layout ${layout.toString()} covers ${showShape(layout.shape)}, but the tile is ${showShape(shape)}`);
+    }
+    if (layout.numThreads !== c.threadCount) {
+      return c.error('TV2016', l.span, `the layout ${layout.toString()} spans ${layout.numThreads} threads, but the kernel has ${c.threadsSpan ? '' : 'the default '}threads(${c.threadCount})`, c.threadsSpan ? undefined : `give threads(${layout.numThreads}) before the load`);
+    }
+    c.layoutThreads.push(layout.numThreads);
   }
   return tile(c.emit(site.span, 'TV2018', () => c.b.load(p.name, offsets, shape, { ...(other !== undefined ? { other } : {}), ...(mask ? { mask } : {}), ...(layout ? { layout } : {}) })));
 };
@@ -396,6 +410,13 @@ function composite(name: string, params: number, formula: (c: Checker, s: ast.Sp
   return (c, site) => {
     if (!arity(c, site, name, params, params, `${name}(${['x', 'lo', 'hi'].slice(0, params).join(', ')})`)) return ERROR;
     if (anyError(site)) return ERROR;
+    // Checked here, or the formula's inner ops would name themselves: "neg needs a number".
+    for (const [i, a] of site.args.entries()) {
+      if (a.kind === 'shared') return c.sharedMisuse(site.spans[i]);
+      if (a.kind !== 'const' && a.kind !== 'scalar' && a.kind !== 'tile') {
+        return c.error('TV2004', site.spans[i], `${name} needs numbers or tiles, not ${describe(a)}`);
+      }
+    }
     const x = site.args[0];
     if (x.kind === 'tile' && x.tile.type.dtype.kind !== 'float' && name !== 'clamp' && name !== 'relu') {
       return c.error('TV2014', site.span, `${name} needs a float tile, not ${x.tile.type.dtype.name}`, 'convert it first: .to(f32)');
@@ -452,6 +473,11 @@ const NAMESPACES = new Set(['blockIdx']);
 
 export function isBuiltinName(name: string): boolean {
   return Object.hasOwn(BUILTINS, name) || NAMESPACES.has(name);
+}
+
+/** Every builtin function and namespace, for did-you-mean hints. */
+export function builtinNames(): string[] {
+  return [...Object.keys(BUILTINS), ...NAMESPACES];
 }
 
 export function callBuiltin(c: Checker, name: string, site: CallSite): Value {
@@ -611,7 +637,7 @@ export function callMethod(c: Checker, m: MethodValue, site: CallSite): Value {
     }
     case 'unsqueeze': {
       if (!arity(c, site, 'unsqueeze', 1, 1, '.unsqueeze(axis)')) return ERROR;
-      const axis = axisArg(c, site.args[0], site.spans[0], rank + 1);
+      const axis = axisArg(c, site.args[0], site.spans[0], rank + 1, `unsqueeze on a rank-${rank} tile`);
       if (axis === undefined) return ERROR;
       return tile(c.emit(site.span, 'TV2018', () => c.b.unsqueeze(src, axis)));
     }
@@ -644,6 +670,9 @@ export function callMethod(c: Checker, m: MethodValue, site: CallSite): Value {
     case 'broadcast': {
       const dims = intList(c, site, 'a broadcast dim');
       if (!dims) return ERROR;
+      if (!broadcastsTo(shape, dims)) {
+        return c.error('TV2018', site.span, `cannot broadcast ${showShape(shape)} to ${showShape(dims)}`, 'dims align from the right; each must equal the target dim or be 1 (add axes with .unsqueeze(axis))');
+      }
       return tile(c.emit(site.span, 'TV2018', () => c.b.broadcast(src, dims)));
     }
     case 'sum':
@@ -656,6 +685,11 @@ export function callMethod(c: Checker, m: MethodValue, site: CallSite): Value {
   }
 }
 
+/** A register tile of this shape fits in shared tile s: the same rank, no dim larger. */
+function fitsShared(shape: readonly number[], s: TileVar): boolean {
+  return shape.length === s.type.shape.length && shape.every((d, i) => d <= s.type.shape[i]);
+}
+
 function sharedMethod(c: Checker, s: TileVar, name: string, site: CallSite): Value {
   const rank = s.type.shape.length;
   if (name === 'load') {
@@ -664,6 +698,7 @@ function sharedMethod(c: Checker, s: TileVar, name: string, site: CallSite): Val
     const shape = site.args[1] ? shapeArg(c, site.args[1], site.spans[1]) : [...s.type.shape];
     if (!offsets || !shape) return ERROR;
     if (offsets.length !== rank) return c.error('TV2017', site.spans[0], `the shared tile has ${rank} dims, so load needs ${rank} offsets, got ${offsets.length}`);
+    if (!fitsShared(shape, s)) return c.error('TV2018', site.spans[1], `a ${showShape(shape)} tile does not fit in the ${showShape(s.type.shape)} shared tile`, `use ${rank} dims, none larger than the shared tile's`);
     return tile(c.emit(site.span, 'TV2018', () => c.b.loadShared(s, offsets, shape)));
   }
   if (name === 'store') {
@@ -676,6 +711,9 @@ function sharedMethod(c: Checker, s: TileVar, name: string, site: CallSite): Val
     const offsets = site.args[1] ? offsetsArg(c, site.args[1], site.spans[1]) : s.type.shape.map(() => constant(0));
     if (!value || !offsets) return VOID;
     if (offsets.length !== rank) return void c.error('TV2017', site.spans[1], `the shared tile has ${rank} dims, so store needs ${rank} offsets, got ${offsets.length}`), VOID;
+    if (!fitsShared(value.type.shape, s)) {
+      return void c.error('TV2018', site.spans[0], `${describe(v)} does not fit in the ${showShape(s.type.shape)} shared tile`, `store a tile with ${rank} dims, none larger than the shared tile's`), VOID;
+    }
     c.emit(site.span, 'TV2018', () => c.b.storeShared(s, value, offsets));
     return VOID;
   }

@@ -17,7 +17,7 @@ import { binary, castScalar, constant, type ScalarExpr, scalarVar, select } from
 import { broadcastShapes, broadcastsTo, sameShape, showShape } from '../ir/shapes.js';
 import { Layout } from '../layout.js';
 import type * as ast from './ast.js';
-import { callBuiltin, callMethod, isBuiltinName, memberOf } from './builtins.js';
+import { builtinNames, callBuiltin, callMethod, isBuiltinName, memberOf } from './builtins.js';
 import { DiagnosticBag, type DiagnosticCode } from './diagnostics.js';
 import { DeviceFn } from './fn.js';
 import { promote } from './promote.js';
@@ -25,6 +25,7 @@ import type { KernelSignature } from './signature.js';
 import {
   type ArrayValue,
   type ConstValue,
+  article,
   describe,
   ERROR,
   type ObjectValue,
@@ -96,10 +97,15 @@ export class Checker {
   /** Tiles bound to a variable: binding one to another variable copies it (tiles are values). */
   private readonly owned = new Set<TileVar>();
   private readonly scalarNames = new Set<string>();
+  private readonly nextSuffix = new Map<string, number>();
   /** Nesting of for/if bodies: grid() and threads() belong at the top level. */
   depth = 0;
   gridSpan?: ast.Span;
   threadsSpan?: ast.Span;
+  /** The block size: threads(n), 128 until given. Register layouts must span exactly this many. */
+  threadCount = 128;
+  /** Thread counts of the layouts loads used so far, for a later threads() to match. */
+  readonly layoutThreads: number[] = [];
   private fnDepth = 0;
   /** Names a launch binds (shape symbols, scalar params): what grid() may use. */
   readonly launchNames = new Set<string>();
@@ -112,7 +118,7 @@ export class Checker {
   ) {
     this.frame = { bag, values };
     this.b = new ProgramBuilder(signature.name, consts);
-    this.b.threads(128);
+    this.b.threads(this.threadCount);
     this.declareSignature();
   }
 
@@ -158,7 +164,12 @@ export class Checker {
         top.set(name, { value: { kind: 'scalar', expr }, mutable: false, span: at, role: 'param' });
         continue;
       }
-      if (!spec || typeof spec !== 'object' || spec.kind !== 'global' || !isDTypeObject(spec.dtype)) {
+      if (spec && typeof spec === 'object' && spec.kind === 'global' && !isDTypeObject(spec.dtype)) {
+        const d: unknown = spec.dtype;
+        this.error('TV3002', at, `param '${name}': global() needs a dtype such as f32 or u4, not ${describeJs(d)}`, ALL_DTYPES.some((x) => x.name === d) ? `pass the dtype object, not its name: global(${d}, ...)` : undefined);
+        continue;
+      }
+      if (!spec || typeof spec !== 'object' || spec.kind !== 'global') {
         this.error('TV3002', at, `param '${name}' must be global(dtype, shape, access?) or a dtype (a scalar param)`);
         continue;
       }
@@ -216,7 +227,10 @@ export class Checker {
   /** A fresh VM name for a scalar variable (users may shadow; the VM may not). */
   private scalarName(name: string): string {
     let candidate = name;
-    for (let i = 1; this.scalarNames.has(candidate) || this.launchNames.has(candidate); i++) candidate = `${name}_${i}`;
+    // Resume after the last suffix taken for this name: probing from 1 each time is quadratic.
+    let i = this.nextSuffix.get(name) ?? 1;
+    for (; this.scalarNames.has(candidate) || this.launchNames.has(candidate); i++) candidate = `${name}_${i}`;
+    this.nextSuffix.set(name, i);
     this.scalarNames.add(candidate);
     return candidate;
   }
@@ -315,6 +329,19 @@ export class Checker {
   private storeInto(binding: Binding, name: string, value: Value, span: ast.Span): void {
     const target = binding.value;
     if (value.kind === 'error' || target.kind === 'error') return;
+    // A number or scalar converts to the variable's dtype only where an operator would promote it
+    // to that dtype: 0.5 into an i32 variable would otherwise be truncated to 0 without a word.
+    const have = value.kind === 'const' || value.kind === 'scalar' ? typeOf(value) : undefined;
+    const want = target.kind === 'tile' ? target.tile.type.dtype : target.kind === 'scalar' ? target.expr.dtype : undefined;
+    if (have && want && have.dtype !== want) {
+      const p = promote(want, false, have.dtype, have.weak);
+      if (!p.ok || p.dtype !== want) {
+        const holds = target.kind === 'tile' ? `holds ${want.name} tiles` : `is ${article(want.name)} ${want.name} scalar`;
+        const hint = want.kind === 'int' && have.dtype.kind === 'float' ? `declare it with a float value to hold fractions, e.g. let ${name} = 0.0` : undefined;
+        this.error('TV2012', span, `'${name}' ${holds}; this value is ${have.dtype.name}`, hint);
+        return;
+      }
+    }
     if (target.kind === 'tile') {
       const tile = this.asTile(value, target.tile.type.dtype, span, true);
       if (!tile) return;
@@ -340,7 +367,7 @@ export class Checker {
       const expr = this.asScalar(value, target.expr.dtype, span);
       if (!expr) return;
       if (expr.dtype !== target.expr.dtype) {
-        this.error('TV2012', span, `'${name}' is a ${target.expr.dtype.name} scalar; this value is ${expr.dtype.name}`);
+        this.error('TV2012', span, `'${name}' is ${article(target.expr.dtype.name)} ${target.expr.dtype.name} scalar; this value is ${expr.dtype.name}`);
         return;
       }
       this.b.let(target.expr.name, expr);
@@ -357,9 +384,11 @@ export class Checker {
       this.error('TV2023', s.step.span, `the loop step is ${step.value}; it must be positive`, 'count upwards: for (let i = a; i < b; i += s) with s > 0');
       return;
     }
+    const written = stop;
     if (s.inclusive) stop = stop.kind === 'const' ? constant(stop.value + 1) : binary('add', stop, 1);
-    if (start.kind === 'const' && stop.kind === 'const' && step.kind === 'const' && start.value >= stop.value) {
-      this.frame.bag.warning('TV2023', s.span, `this loop never runs (${start.value} to ${stop.value})`);
+    if (start.kind === 'const' && stop.kind === 'const' && written.kind === 'const' && start.value >= stop.value) {
+      // Quote the condition as written: for `i <= -1` say "0 <= -1 is false", not "0 to 0".
+      this.frame.bag.warning('TV2023', s.span, `this loop never runs: ${s.variable} starts at ${start.value}, and ${start.value} ${s.inclusive ? '<=' : '<'} ${written.value} is false`);
     }
     const vmName = this.scalarName(s.variable);
     this.depth++;
@@ -482,11 +511,12 @@ export class Checker {
   private similarName(name: string): string | undefined {
     const candidates: string[] = [];
     for (const scope of this.scopes) candidates.push(...scope.keys());
-    candidates.push(...ALL_DTYPES.map((d) => d.name));
+    candidates.push(...ALL_DTYPES.map((d) => d.name), ...builtinNames());
     let best: string | undefined;
     // Short names need close matches, or every typo "means" some dtype.
     let bestDistance = Math.min(3, Math.max(1, Math.floor(name.length / 3)) + 1);
     for (const c of candidates) {
+      if (Math.abs(c.length - name.length) >= bestDistance) continue; // cannot be closer
       const d = editDistance(name.toLowerCase(), c.toLowerCase());
       if (d < bestDistance) {
         best = c;
@@ -503,12 +533,25 @@ export class Checker {
     if (isDTypeObject(v)) return { kind: 'dtype', dtype: v };
     if (v instanceof Layout) return { kind: 'layout', layout: v };
     if (v instanceof DeviceFn) return { kind: 'fn', fn: v };
-    const what = v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'function' ? 'a function' : `a ${typeof v}`;
+    const what =
+      v === null || v === undefined
+        ? String(v)
+        : Array.isArray(v)
+          ? 'an array'
+          : typeof v === 'function'
+            ? 'a JavaScript function'
+            : typeof v === 'object'
+              ? 'an object'
+              : `a ${typeof v}`;
     return this.error(
       'TV3001',
       e.span,
       `interpolation \${${e.index}} is ${what}; kernels accept numbers, booleans, dtypes, layouts and fn() device functions`,
-      typeof v === 'function' ? 'wrap device code in fn({...})`...` instead of a JavaScript function' : undefined,
+      typeof v === 'function'
+        ? 'wrap device code in fn({...})`...` instead of a JavaScript function'
+        : typeof v === 'string'
+          ? 'interpolations are values, not code: write the code into the kernel text instead'
+          : undefined,
     );
   }
 
@@ -548,12 +591,15 @@ export class Checker {
       case '+':
         return this.isNumeric(v) ? v : this.error('TV2004', e.span, `unary + needs a number, not ${describe(v)}`);
       case '-':
-        return this.unaryMath('neg', v, e.span);
+        return this.unaryMath('neg', v, e.span, 'unary -');
       case '~':
-        return this.unaryMath('not', v, e.span);
+        return this.unaryMath('not', v, e.span, '~');
       case '!': {
         const isBool = (v.kind === 'const' && v.dtype === bool) || (v.kind === 'scalar' && v.expr.dtype === bool) || (v.kind === 'tile' && v.tile.type.dtype === bool);
-        if (isBool) return this.unaryMath('not', v, e.span);
+        if (isBool) return this.unaryMath('not', v, e.span, '!');
+        // !x on a number means x == 0; say '!', not '==', when x is not a number.
+        if (v.kind === 'shared') return this.sharedMisuse(e.span);
+        if (!this.isNumeric(v)) return this.error('TV2004', e.span, `! needs a bool or a number, not ${describe(v)}`);
         return this.binaryOperator('==', v, { kind: 'const', value: 0, dtype: i32, weak: true }, e.span, e.span);
       }
     }
@@ -564,18 +610,18 @@ export class Checker {
   }
 
   /** Applies a unary VM op to a const (folded), a scalar or a tile. */
-  unaryMath(op: 'neg' | 'not' | 'abs' | 'exp' | 'exp2' | 'log' | 'log2' | 'sqrt' | 'rsqrt' | 'tanh' | 'erf' | 'sin' | 'cos' | 'floor' | 'ceil' | 'round' | 'trunc', v: Value, span: ast.Span): Value {
+  unaryMath(op: 'neg' | 'not' | 'abs' | 'exp' | 'exp2' | 'log' | 'log2' | 'sqrt' | 'rsqrt' | 'tanh' | 'erf' | 'sin' | 'cos' | 'floor' | 'ceil' | 'round' | 'trunc', v: Value, span: ast.Span, spelled: string = op): Value {
     if (v.kind === 'error') return ERROR;
     const floatOnly = !['neg', 'not', 'abs'].includes(op);
     if (v.kind === 'const' || v.kind === 'scalar') {
       let dtype = v.kind === 'const' ? v.dtype : v.expr.dtype;
       const weak = v.kind === 'const' ? v.weak : true;
       if (floatOnly && dtype.kind !== 'float') {
-        if (!weak) return this.error('TV2014', span, `${op} needs a float, not ${dtype.name}`, `convert it first: .to(f32)`);
+        if (!weak) return this.error('TV2014', span, `${spelled} needs a float, not ${dtype.name}`, `convert it first: .to(f32)`);
         dtype = f32;
       }
       if (op === 'not' && dtype.kind === 'float') return this.error('TV2014', span, `~ needs an integer, not ${dtype.name}`);
-      if (dtype === bool && op !== 'not') return this.error('TV2014', span, `${op} is not defined on bool`);
+      if (dtype === bool && op !== 'not') return this.error('TV2014', span, `${spelled} is not defined on bool`);
       if (v.kind === 'const') {
         const value = castValue(v.dtype, dtype, v.value);
         return { kind: 'const', value: applyUnary(op, dtype, value), dtype, weak: v.weak };
@@ -585,14 +631,14 @@ export class Checker {
     }
     if (v.kind === 'tile') {
       const d = v.tile.type.dtype;
-      if (floatOnly && d.kind !== 'float') return this.error('TV2014', span, `${op} needs a float tile, not ${d.name}`, 'convert it first: .to(f32)');
+      if (floatOnly && d.kind !== 'float') return this.error('TV2014', span, `${spelled} needs a float tile, not ${d.name}`, 'convert it first: .to(f32)');
       if (op === 'not' && d.kind === 'float') return this.error('TV2014', span, `~ needs an integer tile, not ${d.name}`);
-      if (d === bool && op !== 'not') return this.error('TV2014', span, `${op} is not defined on bool tiles`);
+      if (d === bool && op !== 'not') return this.error('TV2014', span, `${spelled} is not defined on bool tiles`);
       const out = this.emit(span, 'TV2014', () => this.b.unary(op, v.tile));
       return out ? { kind: 'tile', tile: out } : ERROR;
     }
     if (v.kind === 'shared') return this.sharedMisuse(span);
-    return this.error('TV2004', span, `${op} needs a number or a tile, not ${describe(v)}`);
+    return this.error('TV2004', span, `${spelled} needs a number or a tile, not ${describe(v)}`);
   }
 
   sharedMisuse(span: ast.Span): Value {
@@ -625,11 +671,12 @@ export class Checker {
       if (ta.weak && tb.weak) dtype = f32;
       else return this.error('TV2014', span, `${spelled} needs float operands, not ${dtype.name}`, 'convert with .to(f32)');
     }
-    if (INT_ONLY_BINARY.has(op) && dtype.kind === 'float') {
-      return this.error('TV2014', span, `${spelled} needs integer operands, not ${dtype.name}`);
-    }
+    // Before the integer check: && and || take bools, so "needs integer operands" would mislead.
     if ((op === 'and' || op === 'or') && (spelled === '&&' || spelled === '||') && dtype !== bool) {
       return this.error('TV2014', span, `${spelled} needs bool operands, not ${dtype.name}`, 'compare first, e.g. (x != 0) && (y != 0)');
+    }
+    if (INT_ONLY_BINARY.has(op) && dtype.kind === 'float') {
+      return this.error('TV2014', span, `${spelled} needs integer operands, not ${dtype.name}`);
     }
     if (dtype === bool && !BOOL_BINARY.has(op)) {
       return this.error('TV2014', span, `${spelled} is not defined on bool`, 'convert with .to(i32) for arithmetic');
@@ -736,6 +783,8 @@ export class Checker {
 
   private inlineFn(f: DeviceFn, site: { args: Value[]; spans: ast.Span[]; span: ast.Span }): Value {
     const sig = f.signature;
+    const invalid = fnSignatureProblem(sig);
+    if (invalid) return this.error('TV3002', site.span, invalid, "declare it as fn({ name: 'f', params: { x: f32 }, returns: f32 })`...`");
     const params = Object.entries(sig.params);
     if (site.args.length !== params.length) {
       return this.error('TV2003', site.span, `'${sig.name}' takes ${params.length} argument${params.length === 1 ? '' : 's'} (${params.map(([n, d]) => `${n}: ${d.name}`).join(', ')}), got ${site.args.length}`);
@@ -817,6 +866,27 @@ export class Checker {
   }
 }
 
+/** What is wrong with a device function's signature (JavaScript callers can pass anything). */
+function fnSignatureProblem(sig: unknown): string | undefined {
+  if (!sig || typeof sig !== 'object') return 'a device function needs a signature object';
+  const { name, params, returns } = sig as Partial<Record<'name' | 'params' | 'returns', unknown>>;
+  if (typeof name !== 'string' || name === '') return 'a device function needs a name';
+  const fn = `device function '${name}'`;
+  if (!params || typeof params !== 'object') return `${fn}: params must be an object of dtypes, like { x: f32 }`;
+  for (const [p, d] of Object.entries(params)) {
+    if (!isDTypeObject(d)) return `${fn}: param '${p}' must be a dtype such as f32, not ${describeJs(d)}`;
+  }
+  if (!isDTypeObject(returns)) return `${fn}: returns must be a dtype such as f32, not ${describeJs(returns)}`;
+  return undefined;
+}
+
+/** A JavaScript value where a dtype belongs, for a message: "the string 'f32'", "undefined". */
+function describeJs(x: unknown): string {
+  if (typeof x === 'string') return `the string '${x}'`;
+  if (typeof x === 'number' || typeof x === 'boolean' || x == null) return String(x);
+  return typeof x === 'object' ? 'an object' : `a ${typeof x}`;
+}
+
 /** The dtype of a numeric value, and whether it adapts to the other operand. */
 export function typeOf(v: Value): { dtype: DType; weak: boolean } | undefined {
   if (v.kind === 'const') return { dtype: v.dtype, weak: v.weak };
@@ -833,17 +903,20 @@ export function isDTypeObject(x: unknown): x is DType {
   return ALL_DTYPES.includes(x as DType);
 }
 
+/** Edits (insert, delete, substitute, swap two adjacent characters) turning a into b. */
 function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  let before = Array.from({ length: b.length + 1 }, () => 0);
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
+    const row = [i];
     for (let j = 1; j <= b.length; j++) {
-      const cur = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      // A transposition ('tiel' for 'tile') is one typo, not two.
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j], before[j - 2] + 1);
     }
+    before = prev;
+    prev = row;
   }
-  return row[b.length];
+  return prev[b.length];
 }
 

@@ -47,8 +47,13 @@ export function compileKernelSource(k: KernelSource, requested: Readonly<Record<
   const checker = new Checker(k.signature, consts, bag, k.values);
   checker.checkBody(cached.ast.body);
   for (const fnBag of checker.fnBags) {
-    sources.set(fnBag.owner ?? 'fn', fnBag.source);
-    diagnostics.push(...fnBag.items);
+    // A fn named like the kernel or like another fn gets a numbered name (gelu#2): `sources`
+    // maps each name to one text, and a shared name would put excerpts under the wrong source.
+    const base = fnBag.owner ?? 'fn';
+    let owner = base;
+    for (let n = 2; sources.has(owner) && sources.get(owner) !== fnBag.source; n++) owner = `${base}#${n}`;
+    sources.set(owner, fnBag.source);
+    diagnostics.push(...fnBag.items.map((d) => (d.source === owner ? d : { ...d, source: owner })));
   }
   diagnostics.push(...bag.items);
   if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics, consts, sources };

@@ -67,6 +67,7 @@ export interface Diagnostic {
 /** Collects diagnostics for one source text. */
 export class DiagnosticBag {
   readonly items: Diagnostic[] = [];
+  private readonly seen = new Set<string>();
 
   constructor(
     readonly source: SourceText,
@@ -92,6 +93,10 @@ export class DiagnosticBag {
     message: string,
     hint?: string,
   ): void {
+    // A fn inlined at several call sites reports the same problem in its body once.
+    const key = `${severity} ${code} ${span.start} ${span.end} ${message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
     const { line, column } = this.source.position(span.start);
     this.items.push({
       code,

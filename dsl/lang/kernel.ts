@@ -1,12 +1,21 @@
 // kernel(signature)`body`: the user-facing kernel object. It compiles lazily, once per const
 // combination, and runs on the reference interpreter (devices add launch() later).
+import type { WasmArtifact, WgslArtifact } from '../../runtime/artifact.js';
+import { compileWgsl } from '../backend/wgsl/index.js';
 import type { InterpreterDevice } from '../interp/device.js';
 import { interpret } from '../interp/interpret.js';
 import type { Program } from '../ir/program.js';
 import type { Tensor } from '../tensor.js';
 import { CompileError, type CompileResult, compileKernelSource } from './compile.js';
 import type { Diagnostic } from './diagnostics.js';
-import type { ConstSpecs, ConstValues, KernelArgs, KernelSignature, ParamSpecs } from './signature.js';
+import type {
+  ConstSpecs,
+  ConstValues,
+  KernelArgs,
+  KernelSignature,
+  ParamSpecs,
+  TensorKind,
+} from './signature.js';
 import { SourceText } from './source.js';
 
 export interface CompiledKernel {
@@ -17,9 +26,31 @@ export interface CompiledKernel {
   readonly diagnostics: readonly Diagnostic[];
 }
 
+/** A WASM-SIMD device (runtime/wasm's WasmDevice) as launch needs it, without importing the runtime. */
+export interface WasmLaunchDevice {
+  readonly backend: 'wasm';
+  launch(artifact: WasmArtifact, args: Readonly<Record<string, unknown>>): Promise<void>;
+}
+
+/** Tensors on a WASM device are WasmTensors (registered by runtime/wasm). */
+type WasmKind = 'wasm' extends TensorKind ? 'wasm' : 'host';
+
+/** A WebGPU device (runtime/webgpu's WebGpuDevice) as launch needs it, without importing the runtime. */
+export interface WebGpuLaunchDevice {
+  readonly backend: 'webgpu';
+  /** Device features; the artifact is compiled for them (and cached per feature set). */
+  readonly features: ReadonlySet<string>;
+  launch(artifact: WgslArtifact, args: Readonly<Record<string, unknown>>): unknown;
+}
+
+/** Tensors on a WebGPU device are GpuTensors (registered by runtime/webgpu). */
+type WebGpuKind = 'webgpu' extends TensorKind ? 'webgpu' : 'host';
+
 export class Kernel<P extends ParamSpecs = ParamSpecs, C extends ConstSpecs = ConstSpecs> {
   readonly source: SourceText;
   private readonly cache = new Map<string, CompileResult>();
+  private readonly wasm = new Map<string, WasmArtifact>();
+  private readonly wgsl = new Map<string, WgslArtifact>();
 
   constructor(
     readonly signature: KernelSignature<P, C>,
@@ -61,9 +92,48 @@ export class Kernel<P extends ParamSpecs = ParamSpecs, C extends ConstSpecs = Co
     return combos;
   }
 
-  /** Launches on a device (the interpreter today; WebGPU and WASM devices later). */
-  launch(device: InterpreterDevice, args: KernelArgs<P>, options: { consts?: ConstValues<C> } = {}): Promise<void> {
+  /**
+   * Launches on a device: the interpreter, a WASM device or a WebGPU device (the last two compile once
+   * per const combination).
+   */
+  launch(device: InterpreterDevice, args: KernelArgs<P>, options?: { consts?: ConstValues<C> }): Promise<void>;
+  launch(device: WasmLaunchDevice, args: KernelArgs<P, WasmKind>, options?: { consts?: ConstValues<C> }): Promise<void>;
+  launch(
+    device: WebGpuLaunchDevice,
+    args: KernelArgs<P, WebGpuKind>,
+    options?: { consts?: ConstValues<C> },
+  ): Promise<void>;
+  launch(
+    device: InterpreterDevice | WasmLaunchDevice | WebGpuLaunchDevice,
+    args: KernelArgs<P> | KernelArgs<P, WasmKind> | KernelArgs<P, WebGpuKind>,
+    options: { consts?: ConstValues<C> } = {},
+  ): Promise<void> {
+    if (device.backend === 'webgpu') {
+      const compiled = this.compile(options.consts);
+      const features = [...device.features].sort();
+      const key = JSON.stringify([Object.entries(compiled.consts).sort(), features]);
+      let artifact = this.wgsl.get(key);
+      if (!artifact) {
+        artifact = compileWgsl(compiled.program, { features: device.features });
+        this.wgsl.set(key, artifact);
+      }
+      return Promise.resolve(device.launch(artifact, args as Readonly<Record<string, unknown>>)).then(() => {});
+    }
+    if (device.backend === 'wasm') return this.launchWasm(device, args, options.consts);
     return device.run(this.compile(options.consts).program, args as unknown as Readonly<Record<string, Tensor | number>>);
+  }
+
+  private async launchWasm(device: WasmLaunchDevice, args: object, consts?: ConstValues<C>): Promise<void> {
+    const compiled = this.compile(consts);
+    const key = JSON.stringify(Object.entries(compiled.consts).sort());
+    let artifact = this.wasm.get(key);
+    if (!artifact) {
+      // The backend (and binaryen) load on the first WASM launch only.
+      const { compileWasm } = await import('../backend/wasm/index.js');
+      artifact = compileWasm(compiled.program);
+      this.wasm.set(key, artifact);
+    }
+    return device.launch(artifact, args as Readonly<Record<string, unknown>>);
   }
 
   /** Runs the kernel on the reference interpreter; write params are updated in place. */

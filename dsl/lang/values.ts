@@ -95,7 +95,7 @@ export const VOID: VoidValue = { kind: 'void' };
 export function describe(v: Value): string {
   switch (v.kind) {
     case 'const':
-      return v.dtype.kind === 'bool' ? `the boolean ${v.value ? 'true' : 'false'}` : `the number ${v.value}`;
+      return v.dtype.kind === 'bool' ? `the boolean ${v.value ? 'true' : 'false'}` : `the number ${showNumber(v.value, v.dtype)}`;
     case 'scalar':
       return `${article(v.expr.dtype.name)} ${v.expr.dtype.name} scalar`;
     case 'tile':
@@ -109,7 +109,7 @@ export function describe(v: Value): string {
     case 'layout':
       return `the layout ${v.layout.toString()}`;
     case 'fn':
-      return `device function '${v.fn.signature.name}'`;
+      return `device function '${v.fn.signature?.name}'`;
     case 'array':
       return `an array of ${v.items.length}`;
     case 'object':
@@ -125,7 +125,27 @@ export function describe(v: Value): string {
   }
 }
 
+/**
+ * A const as written: f32 literals are stored rounded (0.64 is 0.6399999856948853), so print the
+ * shortest decimal that rounds to the same f32 (integers print exactly), and mark integral floats
+ * (`1e9` is 1000000000.0: not an integer literal).
+ */
+function showNumber(value: number, dtype: DType): string {
+  if (dtype.kind !== 'float' || !Number.isFinite(value)) return String(value);
+  let text = String(value);
+  if (dtype.name === 'f32' && Math.fround(value) === value && !(Number.isInteger(value) && Math.abs(value) < 1e21)) {
+    for (let p = 1; p <= 9; p++) {
+      const short = Number(value.toPrecision(p));
+      if (Math.fround(short) === value) {
+        text = String(short);
+        break;
+      }
+    }
+  }
+  return /[.e]/.test(text) ? text : `${text}.0`;
+}
+
 /** "an" before dtype names read with a vowel sound: an f32, an i8, an u4 is read "a u4" though. */
-function article(name: string): string {
+export function article(name: string): string {
   return /^[fi]/.test(name) ? 'an' : 'a';
 }

@@ -9,12 +9,30 @@ export type {
   ArtifactParam,
   ArtifactScalar,
   ArtifactUniform,
+  WasmArtifact,
   WgslArtifact,
 } from './artifact.js';
+// createDevice({ backend: 'webgpu' | 'wasm' }).
+export { createDevice, type DeviceOptions } from './device.js';
+// The WASM-SIMD device.
+export {
+  createWasmDevice,
+  WASM_MAX_PAGES,
+  type WasmArgs,
+  WasmDevice,
+  type WasmDeviceOptions,
+} from './wasm/device.js';
+export {
+  KernelTrapError,
+  WasmDeviceLostError,
+  WasmModuleError,
+  WasmOutOfMemoryError,
+} from './wasm/errors.js';
+export type { HeapStats as WasmMemoryStats } from './wasm/heap.js';
+export { WasmTensor } from './wasm/tensor.js';
 // The WebGPU device.
 export {
   type AdapterDescription,
-  createDevice,
   type WebGpuArgs,
   WebGpuDevice,
   type WebGpuDeviceOptions,

@@ -28,12 +28,16 @@ export interface CompileResult {
 
 const parsedCache = new WeakMap<SourceText, { ast: Ast; diagnostics: readonly Diagnostic[] }>();
 
-export function compileKernelSource(k: KernelSource, requested: Readonly<Record<string, number>> = {}): CompileResult {
+export function compileKernelSource(
+  k: KernelSource,
+  requested: Readonly<Record<string, number>> = {},
+): CompileResult {
   const name = typeof k.signature?.name === 'string' && k.signature.name ? k.signature.name : 'kernel';
   const bag = new DiagnosticBag(k.source, name);
   const sources = new Map([[name, k.source]]);
   const consts = resolveConsts(k.signature.consts ?? {}, requested, bag);
-  if (!/^[A-Za-z_$][\w$]*$/.test(name)) bag.error('TV3002', { start: 0, end: 0 }, `the kernel name '${name}' must be an identifier`);
+  if (!/^[A-Za-z_$][\w$]*$/.test(name))
+    bag.error('TV3002', { start: 0, end: 0 }, `the kernel name '${name}' must be an identifier`);
   let cached = parsedCache.get(k.source);
   if (!cached) {
     const parseBag = new DiagnosticBag(k.source, name);
@@ -63,18 +67,32 @@ export function compileKernelSource(k: KernelSource, requested: Readonly<Record<
     return { program, diagnostics, consts, sources };
   } catch (e) {
     if (!(e instanceof VmError)) throw e;
-    bag.error('TV4001', cached.ast.span, `the lowered program is invalid: ${e.message}`, 'this is a tilevm bug; please report it with the kernel');
+    bag.error(
+      'TV4001',
+      cached.ast.span,
+      `the lowered program is invalid: ${e.message}`,
+      'this is a tilevm bug; please report it with the kernel',
+    );
     return { diagnostics: [...diagnostics, ...bag.items], consts, sources };
   }
 }
 
 /** Each const: the requested value, or the first candidate. Requested values must be candidates. */
-function resolveConsts(specs: ConstSpecs, requested: Readonly<Record<string, number>>, bag: DiagnosticBag): Record<string, number> {
+function resolveConsts(
+  specs: ConstSpecs,
+  requested: Readonly<Record<string, number>>,
+  bag: DiagnosticBag,
+): Record<string, number> {
   const at = { start: 0, end: 0 };
   const out: Record<string, number> = {};
   for (const key of Object.keys(requested)) {
     if (!Object.hasOwn(specs, key)) {
-      bag.error('TV3003', at, `there is no const '${key}' to set`, `the consts are: ${Object.keys(specs).join(', ') || 'none'}`);
+      bag.error(
+        'TV3003',
+        at,
+        `there is no const '${key}' to set`,
+        `the consts are: ${Object.keys(specs).join(', ') || 'none'}`,
+      );
     }
   }
   for (const [key, spec] of Object.entries(specs)) {
@@ -87,7 +105,11 @@ function resolveConsts(specs: ConstSpecs, requested: Readonly<Record<string, num
     if (want === undefined) {
       out[key] = candidates[0];
     } else if (!candidates.includes(want)) {
-      bag.error('TV3003', at, `const '${key}' = ${want} is not one of its candidates [${candidates.join(', ')}]`);
+      bag.error(
+        'TV3003',
+        at,
+        `const '${key}' = ${want} is not one of its candidates [${candidates.join(', ')}]`,
+      );
     } else {
       out[key] = want;
     }

@@ -1,10 +1,11 @@
 // Device functions: `fn({ name, params, returns })`body``, interpolated into kernels and inlined
 // at each call, so one fn works on scalars and on tiles of any shape.
-import { DiagnosticBag } from './diagnostics.js';
+
 import type { Program } from './ast.js';
+import { DiagnosticBag } from './diagnostics.js';
 import { parse } from './parser.js';
 import type { FnSignature } from './signature.js';
-import { SourceText } from './source.js';
+import { SourceText, templateParts } from './source.js';
 
 export class DeviceFn {
   readonly source: SourceText;
@@ -28,6 +29,8 @@ export class DeviceFn {
   }
 }
 
-export function fn(signature: FnSignature): (strings: TemplateStringsArray, ...values: unknown[]) => DeviceFn {
-  return (strings, ...values) => new DeviceFn(signature, [...strings.raw], values);
+export function fn(
+  signature: FnSignature,
+): (strings: TemplateStringsArray, ...values: unknown[]) => DeviceFn {
+  return (strings, ...values) => new DeviceFn(signature, templateParts(strings, 'fn'), values);
 }

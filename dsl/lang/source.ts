@@ -67,3 +67,16 @@ export class SourceText {
 export function placeholder(index: number): string {
   return `\${${index}}`;
 }
+
+/**
+ * The raw text parts of a tagged template (raw, so columns match what the user wrote). A plain
+ * string array is accepted too, for tools that build kernels from text.
+ */
+export function templateParts(strings: TemplateStringsArray | readonly string[], tag: string): string[] {
+  const raw = (strings as TemplateStringsArray | undefined)?.raw;
+  const parts = Array.isArray(raw) ? raw : strings;
+  if (!Array.isArray(parts) || !parts.every((p) => typeof p === 'string')) {
+    throw new TypeError(`${tag}(signature) returns a template tag: write ${tag}({ ... })\`...\``);
+  }
+  return [...parts];
+}

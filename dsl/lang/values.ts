@@ -95,7 +95,9 @@ export const VOID: VoidValue = { kind: 'void' };
 export function describe(v: Value): string {
   switch (v.kind) {
     case 'const':
-      return v.dtype.kind === 'bool' ? `the boolean ${v.value ? 'true' : 'false'}` : `the number ${showNumber(v.value, v.dtype)}`;
+      return v.dtype.kind === 'bool'
+        ? `the boolean ${v.value ? 'true' : 'false'}`
+        : `the number ${showNumber(v.value, v.dtype)}`;
     case 'scalar':
       return `${article(v.expr.dtype.name)} ${v.expr.dtype.name} scalar`;
     case 'tile':
@@ -130,10 +132,14 @@ export function describe(v: Value): string {
  * shortest decimal that rounds to the same f32 (integers print exactly), and mark integral floats
  * (`1e9` is 1000000000.0: not an integer literal).
  */
-function showNumber(value: number, dtype: DType): string {
+export function showNumber(value: number, dtype: DType): string {
   if (dtype.kind !== 'float' || !Number.isFinite(value)) return String(value);
   let text = String(value);
-  if (dtype.name === 'f32' && Math.fround(value) === value && !(Number.isInteger(value) && Math.abs(value) < 1e21)) {
+  if (
+    dtype.name === 'f32' &&
+    Math.fround(value) === value &&
+    !(Number.isInteger(value) && Math.abs(value) < 1e21)
+  ) {
     for (let p = 1; p <= 9; p++) {
       const short = Number(value.toPrecision(p));
       if (Math.fround(short) === value) {

@@ -16,6 +16,7 @@ import {
   type Kernel,
   kernel,
   spatial,
+  u8,
 } from '../../dsl/index.js';
 import { placeholder } from '../../dsl/lang/source.js';
 
@@ -944,7 +945,7 @@ describe('assignments', () => {
           3,
           'TV2012',
           "'counts' holds i32 tiles; this value is f32",
-          'declare it with a float value to hold fractions, e.g. let counts = 0.0',
+          "make 'counts' a float tile to hold fractions, e.g. zeros(f32, [...])",
         ),
       ],
     },
@@ -1596,5 +1597,44 @@ describe('several errors in one kernel', () => {
         '  |                 ^^^^',
       ].join('\n'),
     );
+  });
+});
+
+describe('numbers meet dtypes without silent wrapping', () => {
+  const params = { x: global(u8, ['N']), y: global(f32, ['N'], 'write'), h: f16 };
+  const codes = (src: TemplateStringsArray) =>
+    kernel({ name: 'n', params })(src)
+      .check()
+      .diagnostics.map((d) => `${d.code} ${d.line}:${d.column} ${d.message}`);
+  it('a literal that does not fit the tile dtype is an error', () => {
+    expect(codes`const t = load(x, [0], [4]); const u = t + 300;`).toEqual([
+      'TV2025 1:40 300 does not fit in u8 (0..255)',
+    ]);
+    expect(codes`const u = full(u8, [4], 300);`).toEqual(['TV2025 1:25 300 does not fit in u8 (0..255)']);
+  });
+  it('literal arithmetic that overflows i32 is an error', () => {
+    expect(codes`const c = 100000 * 100000;`).toEqual([
+      'TV2025 1:11 100000 * 100000 = 10000000000 overflows i32',
+    ]);
+  });
+  it('integer literals: ** and >>> fold as integers; suffixes need integers; negative suffixed literals', () => {
+    expect(codes`const t = load(x, [0], [2 ** 3]); const q = 5 >>> 1; store(y, [q], t.to(f32));`).toEqual([]);
+    expect(codes`const a = 1.5i32;`).toEqual([
+      'TV1003 1:11 1.5i32: an integer suffix needs an integer literal',
+    ]);
+    expect(codes`const a = -128i8; const b = -129i8;`).toEqual([
+      'TV2025 1:30 -129 does not fit in i8 (-128..127)',
+    ]);
+  });
+  it('a symbol used only inside a dim expression is a signature error', () => {
+    const r = kernel({ name: 'g', params: { x: global(f32, ['K / 2']) } })`sync();`.check();
+    expect(r.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual([
+      "TV3002 param 'x': shape symbol 'K' never appears alone as a dim, so a launch cannot bind it",
+    ]);
+  });
+  it('a rejected grid() does not make the next one a duplicate', () => {
+    expect(codes`grid(blockIdx.x); grid(4);`).toEqual([
+      "TV2021 1:6 grid sizes may use only numbers, consts, shape symbols and scalar params; 'blockIdx' is known only inside a block",
+    ]);
   });
 });

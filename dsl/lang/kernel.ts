@@ -16,7 +16,7 @@ import type {
   ParamSpecs,
   TensorKind,
 } from './signature.js';
-import { SourceText } from './source.js';
+import { SourceText, templateParts } from './source.js';
 
 export interface CompiledKernel {
   readonly name: string;
@@ -79,7 +79,12 @@ export class Kernel<P extends ParamSpecs = ParamSpecs, C extends ConstSpecs = Co
   compile(consts: ConstValues<C> = {}): CompiledKernel {
     const result = this.check(consts);
     if (!result.program) throw new CompileError(this.name, result.diagnostics, result.sources);
-    return { name: this.name, program: result.program, consts: result.consts, diagnostics: result.diagnostics };
+    return {
+      name: this.name,
+      program: result.program,
+      consts: result.consts,
+      diagnostics: result.diagnostics,
+    };
   }
 
   /** Every combination of const candidates, in declaration order. */
@@ -96,8 +101,16 @@ export class Kernel<P extends ParamSpecs = ParamSpecs, C extends ConstSpecs = Co
    * Launches on a device: the interpreter, a WASM device or a WebGPU device (the last two compile once
    * per const combination).
    */
-  launch(device: InterpreterDevice, args: KernelArgs<P>, options?: { consts?: ConstValues<C> }): Promise<void>;
-  launch(device: WasmLaunchDevice, args: KernelArgs<P, WasmKind>, options?: { consts?: ConstValues<C> }): Promise<void>;
+  launch(
+    device: InterpreterDevice,
+    args: KernelArgs<P>,
+    options?: { consts?: ConstValues<C> },
+  ): Promise<void>;
+  launch(
+    device: WasmLaunchDevice,
+    args: KernelArgs<P, WasmKind>,
+    options?: { consts?: ConstValues<C> },
+  ): Promise<void>;
   launch(
     device: WebGpuLaunchDevice,
     args: KernelArgs<P, WebGpuKind>,
@@ -117,10 +130,15 @@ export class Kernel<P extends ParamSpecs = ParamSpecs, C extends ConstSpecs = Co
         artifact = compileWgsl(compiled.program, { features: device.features });
         this.wgsl.set(key, artifact);
       }
-      return Promise.resolve(device.launch(artifact, args as Readonly<Record<string, unknown>>)).then(() => {});
+      return Promise.resolve(device.launch(artifact, args as Readonly<Record<string, unknown>>)).then(
+        () => {},
+      );
     }
     if (device.backend === 'wasm') return this.launchWasm(device, args, options.consts);
-    return device.run(this.compile(options.consts).program, args as unknown as Readonly<Record<string, Tensor | number>>);
+    return device.run(
+      this.compile(options.consts).program,
+      args as unknown as Readonly<Record<string, Tensor | number>>,
+    );
   }
 
   private async launchWasm(device: WasmLaunchDevice, args: object, consts?: ConstValues<C>): Promise<void> {
@@ -138,7 +156,10 @@ export class Kernel<P extends ParamSpecs = ParamSpecs, C extends ConstSpecs = Co
 
   /** Runs the kernel on the reference interpreter; write params are updated in place. */
   interpret(args: KernelArgs<P>, options: { consts?: ConstValues<C> } = {}): void {
-    interpret(this.compile(options.consts).program, args as unknown as Readonly<Record<string, Tensor | number>>);
+    interpret(
+      this.compile(options.consts).program,
+      args as unknown as Readonly<Record<string, Tensor | number>>,
+    );
   }
 }
 
@@ -146,10 +167,13 @@ export class Kernel<P extends ParamSpecs = ParamSpecs, C extends ConstSpecs = Co
 export function kernel<const P extends ParamSpecs, const C extends ConstSpecs = Record<never, never>>(
   signature: KernelSignature<P, C>,
 ): (strings: TemplateStringsArray, ...values: unknown[]) => Kernel<P, C> {
-  return (strings, ...values) => new Kernel(signature, [...strings.raw], values);
+  return (strings, ...values) => new Kernel(signature, templateParts(strings, 'kernel'), values);
 }
 
 /** Compiles a kernel for the given consts; throws CompileError with every diagnostic. */
-export function compile<P extends ParamSpecs, C extends ConstSpecs>(k: Kernel<P, C>, options: { consts?: ConstValues<C> } = {}): CompiledKernel {
+export function compile<P extends ParamSpecs, C extends ConstSpecs>(
+  k: Kernel<P, C>,
+  options: { consts?: ConstValues<C> } = {},
+): CompiledKernel {
   return k.compile(options.consts);
 }

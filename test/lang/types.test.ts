@@ -4,12 +4,12 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   createInterpreterDevice,
+  type FloatDType,
   f16,
   f32,
-  type FloatDType,
   global,
-  i32,
   type IntDType,
+  i32,
   type KernelArgs,
   kernel,
   Tensor,
@@ -57,7 +57,9 @@ describe('typed launch arguments', () => {
     // @ts-expect-error alpha is a scalar param: a number, not a tensor
     run(() => scale.interpret({ x, w, y, alpha: x, n: 6 }));
     // @ts-expect-error the launch arguments are checked the same way
-    await expect(scale.launch(device, { x, w: Tensor.zeros(f32, [6]), y, alpha: 1, n: 6 })).rejects.toThrow(/is f32, but/);
+    await expect(scale.launch(device, { x, w: Tensor.zeros(f32, [6]), y, alpha: 1, n: 6 })).rejects.toThrow(
+      /is f32, but/,
+    );
     // @ts-expect-error unknown const
     run(() => scale.compile({ C: 4 }));
   });

@@ -1,0 +1,193 @@
+// The WASM backend: a VM program to a WasmArtifact (runtime/artifact.ts). A block runs on one thread:
+// threads and layouts vanish, register and shared tiles are buffers in the thread's scratch area,
+// and tile ops are loop nests with v128 inner loops. docs/wasm-backend.md describes the design.
+import binaryen from 'binaryen';
+import type { ArtifactParam, WasmArtifact } from '../../../runtime/artifact.js';
+import { i32 as i32Type } from '../../dtype.js';
+import type { Program } from '../../ir/program.js';
+import { printScalar } from '../../ir/scalar.js';
+import { shapeSymbols, validateProgram } from '../../ir/validate.js';
+import { hash64, toBase64 } from './bytes.js';
+import { Gen } from './context.js';
+import { emitBody } from './emit.js';
+import type { Ref } from './fn.js';
+import { normalizeReg, reg } from './formats.js';
+import { scalarExpr } from './scalar.js';
+
+export interface WasmOptions {
+  /**
+   * Allow relaxed-SIMD instructions (a variant for engines that have them). Nothing uses them yet:
+   * every artifact needs SIMD128 only.
+   */
+  readonly relaxedSimd?: boolean;
+}
+
+/** The maximum every module declares for its memory, in 64 KiB pages (2 GiB; the WASM device's WASM_MAX_PAGES). */
+export const WASM_MAX_PAGES = 32768;
+
+type Descriptor = WasmArtifact['descriptor'][number];
+
+const FEATURES =
+  binaryen.Features.SIMD128 |
+  binaryen.Features.Atomics |
+  binaryen.Features.BulkMemory |
+  binaryen.Features.BulkMemoryOpt |
+  binaryen.Features.NontrappingFPToInt |
+  binaryen.Features.SignExt |
+  binaryen.Features.MutableGlobals;
+
+/** Compiles a (valid) VM program to a WebAssembly module with its launch metadata. */
+export function compileWasm(program: Program, options: WasmOptions = {}): WasmArtifact {
+  void options.relaxedSimd;
+  validateProgram(program);
+  const g = new Gen(program);
+  try {
+    const { params, descriptor } = emitModule(g);
+    const bytes = finishModule(g, program.name);
+    const artifact = {
+      format: 'tilevm-wasm' as const,
+      version: 1 as const,
+      kernel: program.name,
+      consts: { ...program.consts },
+      wasm: toBase64(bytes),
+      params,
+      grid: program.grid.map(printScalar),
+      descriptor,
+      scratchBytes: g.scratchBytes,
+      maxPages: WASM_MAX_PAGES,
+      features: ['simd128'],
+    };
+    return { ...artifact, hash: hash64(JSON.stringify(artifact)) };
+  } finally {
+    g.m.dispose();
+  }
+}
+
+/** The module's memory import and `main`; the params and descriptor fields of the artifact. */
+function emitModule(g: Gen): { params: ArtifactParam[]; descriptor: Descriptor[] } {
+  const { f, m, program } = g;
+  const I = m.i32;
+  m.setFeatures(FEATURES);
+  m.setMemory(1, WASM_MAX_PAGES, null, [], true, false, 'memory');
+  m.addMemoryImport('memory', 'env', 'memory', true);
+
+  // The launch descriptor: tensor addresses, shape symbols, scalar params, grid size.
+  const descriptor: Descriptor[] = [];
+  const params: ArtifactParam[] = [];
+  const prologue: Ref[] = [];
+  const field = (type: 'i32' | 'f32') => {
+    const at = descriptor.length * 4;
+    return type === 'f32' ? m.f32.load(at, 4, f.get(0)) : I.load(at, 4, f.get(0));
+  };
+  let binding = 0;
+  for (const p of program.params) {
+    if (p.kind === 'scalar') {
+      params.push({ kind: 'scalar', name: p.name, dtype: p.dtype.name });
+      continue;
+    }
+    params.push({
+      kind: 'global',
+      name: p.name,
+      dtype: p.dtype.name,
+      shape: p.shape.map(printScalar),
+      access: p.access,
+      binding: binding++,
+    });
+    const base = f.local(binaryen.i32);
+    prologue.push(f.set(base, field('i32')));
+    descriptor.push({ name: p.name, source: 'tensor', type: 'u32' });
+    g.globals.set(p.name, { p, base, dims: [], strides: [] });
+  }
+  // Symbols and scalar params are read once per launch and reset at the start of every block (a
+  // block may overwrite them with let_scalar; the next one starts from the launch values).
+  const launch: { local: number; value: number }[] = [];
+  for (const s of shapeSymbols(program)) {
+    const value = f.local(binaryen.i32);
+    prologue.push(f.set(value, field('i32')));
+    descriptor.push({ name: s, source: 'symbol', type: 'i32' });
+    launch.push({ local: g.scalar(s, i32Type), value });
+  }
+  for (const p of program.params) {
+    if (p.kind !== 'scalar') continue;
+    const r = reg(p.dtype);
+    const type = r === 'f32' ? 'f32' : p.dtype.kind === 'int' && p.dtype.signed ? 'i32' : 'u32';
+    const value = f.local(binaryen[r]);
+    prologue.push(f.set(value, normalizeReg(g.mod, p.dtype, field(r))));
+    descriptor.push({ name: p.name, source: 'scalar', type });
+    launch.push({ local: g.scalar(p.name, p.dtype), value });
+  }
+  const grid = ['grid_x', 'grid_y', 'grid_z'].map((name) => {
+    const local = f.local(binaryen.i32);
+    // max(1, n): with blocks to run every dim is at least 1; this only keeps the division safe.
+    prologue.push(f.set(local, field('i32')), f.set(local, I.add(f.get(local), I.eqz(f.get(local)))));
+    descriptor.push({ name, source: 'grid', type: 'u32' });
+    return local;
+  });
+  const reset = () => launch.map(({ local, value }) => f.set(local, f.get(value)));
+  prologue.push(...reset());
+  // Tensor dims and row-major strides, from the symbols.
+  for (const info of g.globals.values()) {
+    const rank = info.p.shape.length;
+    info.p.shape.forEach((dim) => {
+      const local = f.local(binaryen.i32);
+      prologue.push(f.set(local, scalarExpr(g, dim)));
+      info.dims.push(local);
+    });
+    const strides: number[] = new Array(rank);
+    for (let d = rank - 1; d >= 0; d--) {
+      strides[d] = f.local(binaryen.i32);
+      prologue.push(
+        f.set(
+          strides[d],
+          d === rank - 1 ? I.const(1) : I.mul(f.get(strides[d + 1]), f.get(info.dims[d + 1])),
+        ),
+      );
+    }
+    info.strides.push(...strides);
+  }
+
+  // for (b = begin; b < end; b++) { unflatten b x-fastest; body }
+  const b = 1;
+  const q = f.local(binaryen.i32);
+  const done = f.label('blocks_end');
+  const loop = f.label('blocks');
+  const body = emitBody(g, program.body);
+  const main = [
+    ...prologue,
+    m.block(done, [
+      m.loop(
+        loop,
+        m.block(null, [
+          m.br(done, I.ge_u(f.get(b), f.get(2))),
+          f.set(g.block[0], I.rem_u(f.get(b), f.get(grid[0]))),
+          f.set(q, I.div_u(f.get(b), f.get(grid[0]))),
+          f.set(g.block[1], I.rem_u(f.get(q), f.get(grid[1]))),
+          f.set(g.block[2], I.div_u(f.get(q), f.get(grid[1]))),
+          ...reset(),
+          ...body,
+          f.set(b, I.add(f.get(b), I.const(1))),
+          m.br(loop),
+        ]),
+      ),
+    ]),
+  ];
+  f.finish('main', binaryen.none, main);
+  m.addFunctionExport('main', 'main');
+  return { params, descriptor };
+}
+
+/** Validates, optimizes (-O3) and validates again; the module's bytes. */
+function finishModule(g: Gen, name: string): Uint8Array {
+  const m = g.m;
+  if (!m.validate()) {
+    throw new Error(`internal: the wasm module of '${name}' does not validate:\n${m.emitText()}`);
+  }
+  binaryen.setOptimizeLevel(3);
+  binaryen.setShrinkLevel(0);
+  binaryen.setFastMath(false);
+  m.optimize();
+  if (!m.validate()) throw new Error(`internal: the optimized wasm module of '${name}' does not validate`);
+  return m.emitBinary();
+}
+
+export { fromBase64 } from './bytes.js';

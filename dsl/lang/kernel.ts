@@ -1,6 +1,6 @@
 // kernel(signature)`body`: the user-facing kernel object. It compiles lazily, once per const
 // combination, and runs on the reference interpreter (devices add launch() later).
-import type { WasmArtifact, WgslArtifact } from '../../runtime/artifact.js';
+import type { WasmArtifact, WgslArtifact } from '../artifact.js';
 import { compileWgsl } from '../backend/wgsl/index.js';
 import type { InterpreterDevice } from '../interp/device.js';
 import { interpret } from '../interp/interpret.js';

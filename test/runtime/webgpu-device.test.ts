@@ -561,6 +561,7 @@ describe('device loss', () => {
 describe('runtime import boundary', () => {
   const allowed = new Set(
     [
+      'artifact',
       'dtype',
       'float-format',
       'packing',

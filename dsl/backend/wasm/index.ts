@@ -2,7 +2,7 @@
 // threads and layouts vanish, register and shared tiles are buffers in the thread's scratch area,
 // and tile ops are loop nests with v128 inner loops. docs/wasm-backend.md describes the design.
 import binaryen from 'binaryen';
-import type { ArtifactParam, WasmArtifact } from '../../../runtime/artifact.js';
+import type { ArtifactParam, WasmArtifact } from '../../artifact.js';
 import { i32 as i32Type } from '../../dtype.js';
 import type { Program } from '../../ir/program.js';
 import { printScalar } from '../../ir/scalar.js';

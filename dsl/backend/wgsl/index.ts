@@ -1,6 +1,6 @@
 // The WGSL backend: a VM program to a WgslArtifact (runtime/artifact.ts), one workgroup per block.
 // docs/wgsl-backend.md describes the design; emit.ts has one emitter per instruction.
-import type { ArtifactParam, ArtifactUniform, WgslArtifact } from '../../../runtime/artifact.js';
+import type { ArtifactParam, ArtifactUniform, WgslArtifact } from '../../artifact.js';
 import { type DType, i32 } from '../../dtype.js';
 import type { Program } from '../../ir/program.js';
 import { printScalar, scalarVars } from '../../ir/scalar.js';

@@ -302,3 +302,12 @@ describe('bool tiles', () => {
     expect(bool.bits).toBe(1);
   });
 });
+
+describe('scalar expressions follow the tile op rules', () => {
+  it('rejects ordered comparisons of bool scalars', () => {
+    const b = base();
+    const flag = b.scalar('flag', bool);
+    b.if(binary('gt', flag, constant(1, bool)), () => b.sync());
+    expect(() => b.build()).toThrow(/gt is not defined on bool/);
+  });
+});

@@ -7,6 +7,7 @@ import { LaunchError } from '../../dsl/ir/errors.js';
 import { packedByteLength } from '../../dsl/packing.js';
 import { Tensor } from '../../dsl/tensor.js';
 import type { WasmArtifact } from '../artifact.js';
+import { checkShape } from '../common/shape.js';
 import { type BoundLaunch, bindLaunch, checkTensor } from './args.js';
 import { withSharedFlag } from './binary.js';
 import { writeDescriptor } from './descriptor.js';
@@ -15,7 +16,7 @@ import { wasmFeatures } from './features.js';
 import { ALIGN, blockSize, Heap, type HeapStats, PAGE } from './heap.js';
 import { planWasmKernel, type WasmPlan } from './plan.js';
 import { type RunFailure, WorkerPool } from './pool.js';
-import { checkShape, tensorByteLength, WasmTensor, type WasmTensorOwner } from './tensor.js';
+import { tensorByteLength, WasmTensor, type WasmTensorOwner } from './tensor.js';
 import { planThreads, type ThreadOptions, threadEnvironment, warnOnce } from './threads.js';
 
 export interface WasmDeviceOptions extends ThreadOptions {

@@ -1,36 +1,31 @@
 // Errors of the WASM device. Argument problems are LaunchErrors (dsl/ir/errors.ts), shared with the
 // other devices; these cover what only running WebAssembly can get wrong.
+import { BaseDeviceLostError, BaseKernelError } from '../common/errors.js';
 
 /** The device was destroyed (or a worker died): every later call throws this. Create a new device. */
-export class WasmDeviceLostError extends Error {
-  /** Why: 'device.destroy() was called', or what happened to the worker. */
-  readonly reason: string;
+export class WasmDeviceLostError extends BaseDeviceLostError {
+  /** `reason`: 'device.destroy() was called', or what happened to the worker. */
   constructor(reason: string) {
-    super(`the WASM device was lost: ${reason}; create a new device`);
+    super('WASM', reason);
     this.name = 'WasmDeviceLostError';
-    this.reason = reason;
   }
 }
 
 /** A kernel's module is malformed, does not compile, or does not link: the message names the kernel. */
-export class WasmModuleError extends Error {
-  readonly kernel: string;
+export class WasmModuleError extends BaseKernelError {
   constructor(kernel: string, message: string) {
-    super(message);
+    super(kernel, message);
     this.name = 'WasmModuleError';
-    this.kernel = kernel;
   }
 }
 
 /** A kernel trapped (unreachable, out-of-bounds access, division by zero, …) while running. */
-export class KernelTrapError extends Error {
-  readonly kernel: string;
+export class KernelTrapError extends BaseKernelError {
   /** The range of linearized blocks [begin, end) that the trapping thread was running. */
   readonly blocks: readonly [number, number];
   constructor(kernel: string, blocks: readonly [number, number], message: string) {
-    super(message);
+    super(kernel, message);
     this.name = 'KernelTrapError';
-    this.kernel = kernel;
     this.blocks = blocks;
   }
 }

@@ -3,16 +3,13 @@
 // the module bytes checked against this runtime's conventions (runtime/artifact.ts): one imported
 // memory env.memory with a maximum, no memory of its own, no active data segments. A malformed
 // artifact fails here, naming the kernel and the field.
-import { dtypeByName } from '../../dsl/dtype.js';
-import type { bindArgs } from '../../dsl/ir/bind.js';
 import type { ScalarExpr } from '../../dsl/ir/scalar.js';
-import { parseShapeExpr } from '../../dsl/ir/shape-expr.js';
 import type { ArtifactGlobal, WasmArtifact } from '../artifact.js';
+import { launchNames, type Param, readGrid, readHeader, readParam } from '../common/artifact-plan.js';
 import { decodeBase64, type MemoryImport, readModuleLayout } from './binary.js';
 import { WasmModuleError } from './errors.js';
 
-/** The binder's Param (dsl/ir/program.ts), named without importing the IR. */
-export type Param = Parameters<typeof bindArgs>[1][number];
+export type { Param } from '../common/artifact-plan.js';
 
 /** A descriptor field and where its value comes from. */
 export type DescriptorField =
@@ -44,18 +41,7 @@ const TYPES = new Set(['i32', 'u32', 'f32']);
 const MAX_PAGES = 65536;
 
 export function planWasmKernel(artifact: WasmArtifact): WasmPlan {
-  const name = typeof artifact?.kernel === 'string' ? artifact.kernel : '?';
-  const fail = (why: string): never => {
-    throw new Error(`artifact of kernel '${name}': ${why}`);
-  };
-  if (artifact?.format !== 'tilevm-wasm' || artifact.version !== 1) {
-    fail(
-      `not a tilevm-wasm version 1 artifact (format ${String(artifact?.format)}, version ` +
-        `${String(artifact?.version)}); rebuild it with this tilevm`,
-    );
-  }
-  if (typeof artifact.hash !== 'string' || artifact.hash === '')
-    fail('it has no hash (the module cache key)');
+  const { name, fail } = readHeader(artifact, 'tilevm-wasm', 'the module cache key');
   if (typeof artifact.wasm !== 'string') fail('it has no module (wasm, base64)');
   for (const field of ['params', 'grid', 'descriptor', 'features'] as const) {
     if (!Array.isArray(artifact[field])) fail(`${field} is not a list`);
@@ -66,32 +52,15 @@ export function planWasmKernel(artifact: WasmArtifact): WasmPlan {
   if (!Number.isInteger(artifact.maxPages) || artifact.maxPages < 1 || artifact.maxPages > MAX_PAGES) {
     fail(`maxPages = ${artifact.maxPages}; it must be an integer in 1..${MAX_PAGES}`);
   }
-  const parse = (what: string, text: string): ScalarExpr => {
-    try {
-      return parseShapeExpr(text);
-    } catch (e) {
-      return fail(`${what}: ${(e as Error).message}`);
-    }
-  };
   const names = new Set<string>();
   const params = artifact.params.map((p): Param => {
     if (names.has(p.name)) fail(`param '${p.name}' is declared twice`);
     names.add(p.name);
-    const dtype = dtypeByName(p.dtype) ?? fail(`param '${p.name}' has unknown dtype '${p.dtype}'`);
-    if (p.kind === 'scalar') return { kind: 'scalar', name: p.name, dtype };
-    const shape = p.shape.map((d, i) => parse(`param '${p.name}' dim ${i}`, d));
-    return { kind: 'global', name: p.name, dtype, shape, access: p.access };
+    return readParam(fail, p);
   });
   const globals = artifact.params.filter((p): p is ArtifactGlobal => p.kind === 'global');
-  if (artifact.grid.length < 1 || artifact.grid.length > 3) {
-    fail(`grid has ${artifact.grid.length} dims; it must have 1 to 3`);
-  }
-  const grid = artifact.grid.map((g, i) => parse(`grid dim ${i}`, g));
-  const symbols = new Set<string>();
-  for (const p of params) {
-    if (p.kind === 'global') for (const d of p.shape) if (d.kind === 'var') symbols.add(d.name);
-  }
-  const scalars = new Set(params.filter((p) => p.kind === 'scalar').map((p) => p.name));
+  const grid = readGrid(fail, artifact.grid);
+  const { symbols, scalars } = launchNames(params);
   const fields = artifact.descriptor.map((f, i): DescriptorField => {
     const at = `descriptor field ${i} '${f.name}' (source '${f.source}', type '${f.type}')`;
     if (!TYPES.has(f.type)) fail(`${at}: the type must be i32, u32 or f32`);

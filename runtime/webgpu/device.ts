@@ -6,6 +6,7 @@ import type { DType } from '../../dsl/dtype.js';
 import { LaunchError } from '../../dsl/ir/errors.js';
 import { Tensor } from '../../dsl/tensor.js';
 import type { WgslArtifact } from '../artifact.js';
+import { checkShape } from '../common/shape.js';
 import { requestAdapter } from './adapter.js';
 import { bindLaunch, checkTensor } from './args.js';
 import { CommandBatch } from './batch.js';
@@ -14,7 +15,7 @@ import { deviceDescriptor, type FeatureOptions } from './features.js';
 import { launchGeometry } from './geometry.js';
 import { type CompiledKernel, compileKernel } from './pipeline.js';
 import { type KernelPlan, planKernel } from './plan.js';
-import { bufferByteLength, checkShape, GpuTensor, type TensorOwner } from './tensor.js';
+import { bufferByteLength, GpuTensor, type TensorOwner } from './tensor.js';
 import { uniformBytes } from './uniforms.js';
 
 export interface WebGpuDeviceOptions extends FeatureOptions {

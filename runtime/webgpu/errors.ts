@@ -1,5 +1,6 @@
 // Errors of the WebGPU device. Argument problems are LaunchErrors (dsl/ir/errors.ts), shared with
 // the interpreter; these cover what only a real GPU can get wrong.
+import { BaseDeviceLostError, BaseKernelError } from '../common/errors.js';
 
 /** No WebGPU adapter could be found; the message says what to install. */
 export class WebGpuUnavailableError extends Error {
@@ -10,23 +11,19 @@ export class WebGpuUnavailableError extends Error {
 }
 
 /** The device was destroyed or lost: every later call throws this. Create a new device. */
-export class DeviceLostError extends Error {
-  /** Why: 'device.destroy() was called', or the browser's or driver's message. */
-  readonly reason: string;
+export class DeviceLostError extends BaseDeviceLostError {
+  /** `reason`: 'device.destroy() was called', or the browser's or driver's message. */
   constructor(reason: string) {
-    super(`the WebGPU device was lost: ${reason}; create a new device`);
+    super('WebGPU', reason);
     this.name = 'DeviceLostError';
-    this.reason = reason;
   }
 }
 
 /** A kernel's WGSL did not compile, or its pipeline failed validation: the message names the kernel. */
-export class ShaderError extends Error {
-  readonly kernel: string;
+export class ShaderError extends BaseKernelError {
   constructor(kernel: string, message: string) {
-    super(message);
+    super(kernel, message);
     this.name = 'ShaderError';
-    this.kernel = kernel;
   }
 }
 

@@ -1,14 +1,11 @@
 // An artifact read once into what every launch needs: params as the binder knows them (dtypes
 // resolved, dims parsed), the grid expressions, and the storage bindings in order. A malformed
 // artifact fails here, naming the kernel and the field.
-import { dtypeByName } from '../../dsl/dtype.js';
-import type { bindArgs } from '../../dsl/ir/bind.js';
 import type { ScalarExpr } from '../../dsl/ir/scalar.js';
-import { parseShapeExpr } from '../../dsl/ir/shape-expr.js';
 import type { ArtifactGlobal, WgslArtifact } from '../artifact.js';
+import { launchNames, type Param, readGrid, readHeader, readParam } from '../common/artifact-plan.js';
 
-/** The binder's Param (dsl/ir/program.ts), named without importing the IR. */
-export type Param = Parameters<typeof bindArgs>[1][number];
+export type { Param } from '../common/artifact-plan.js';
 
 const GRID_UNIFORMS = new Set(['grid_x', 'grid_y', 'grid_z', 'dispatch_x', 'dispatch_y']);
 
@@ -22,31 +19,8 @@ export interface KernelPlan {
 }
 
 export function planKernel(artifact: WgslArtifact): KernelPlan {
-  const name = typeof artifact?.kernel === 'string' ? artifact.kernel : '?';
-  const fail = (why: string): never => {
-    throw new Error(`artifact of kernel '${name}': ${why}`);
-  };
-  if (artifact?.format !== 'tilevm-wgsl' || artifact.version !== 1) {
-    fail(
-      `not a tilevm-wgsl version 1 artifact (format ${String(artifact?.format)}, version ` +
-        `${String(artifact?.version)}); rebuild it with this tilevm`,
-    );
-  }
-  if (typeof artifact.hash !== 'string' || artifact.hash === '')
-    fail('it has no hash (the pipeline cache key)');
-  const parse = (what: string, text: string): ScalarExpr => {
-    try {
-      return parseShapeExpr(text);
-    } catch (e) {
-      return fail(`${what}: ${(e as Error).message}`);
-    }
-  };
-  const params = artifact.params.map((p): Param => {
-    const dtype = dtypeByName(p.dtype) ?? fail(`param '${p.name}' has unknown dtype '${p.dtype}'`);
-    if (p.kind === 'scalar') return { kind: 'scalar', name: p.name, dtype };
-    const shape = p.shape.map((d, i) => parse(`param '${p.name}' dim ${i}`, d));
-    return { kind: 'global', name: p.name, dtype, shape, access: p.access };
-  });
+  const { fail } = readHeader(artifact, 'tilevm-wgsl', 'the pipeline cache key');
+  const params = artifact.params.map((p) => readParam(fail, p));
   const globals = artifact.params
     .filter((p): p is ArtifactGlobal => p.kind === 'global')
     .sort((a, b) => a.binding - b.binding);
@@ -62,15 +36,8 @@ export function planKernel(artifact: WgslArtifact): KernelPlan {
     }
     bindings.add(g.binding);
   }
-  if (artifact.grid.length < 1 || artifact.grid.length > 3) {
-    fail(`grid has ${artifact.grid.length} dims; it must have 1 to 3`);
-  }
-  const grid = artifact.grid.map((g, i) => parse(`grid dim ${i}`, g));
-  const symbols = new Set<string>();
-  for (const p of params) {
-    if (p.kind === 'global') for (const d of p.shape) if (d.kind === 'var') symbols.add(d.name);
-  }
-  const scalars = new Set(params.filter((p) => p.kind === 'scalar').map((p) => p.name));
+  const grid = readGrid(fail, artifact.grid);
+  const { symbols, scalars } = launchNames(params);
   for (const u of artifact.uniforms) {
     const known =
       u.source === 'grid'

@@ -7,6 +7,7 @@ import type { ScalarExpr } from '../../ir/scalar.js';
 import { numel } from '../../ir/shapes.js';
 import { i32Expr, type Reg, reg, type ScalarScope, scalarExpr } from './expr.js';
 import { Namer } from './names.js';
+import type { SubgroupReduce } from './subgroups.js';
 import { at, declareTile, eachElement, fromBits, makeTile, type TileInfo, toBits } from './tiles.js';
 import { Helpers, Writer } from './writer.js';
 
@@ -89,7 +90,16 @@ export class Gen {
     },
   };
 
-  constructor(readonly program: Program) {
+  /** Subgroup operations were emitted: the module enables them and numbers the subgroups in main. */
+  subgroupsUsed = false;
+
+  constructor(
+    readonly program: Program,
+    /** Device features the module may use ('subgroups'). */
+    readonly features: ReadonlySet<string> = new Set(),
+    /** Which reductions take the subgroup path when 'subgroups' is available (subgroups.ts). */
+    readonly subgroupReduce: SubgroupReduce = 'auto',
+  ) {
     this.threads = program.threads;
     // Accesses of a tensor the block stores to must be ordered as the VM orders them: a store before
     // another thread's later load or store of the same elements, and a load before another thread's

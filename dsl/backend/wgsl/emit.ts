@@ -13,6 +13,7 @@ import { wgslDecode, wgslEncode } from './codec.js';
 import type { Gen } from './context.js';
 import { binaryExpr, castExpr, condition, convertedScalar, literal, rounded, unaryExpr } from './expr.js';
 import { emitLoadGlobal, emitLoadShared, emitStoreGlobal, emitStoreShared } from './memory.js';
+import { emitSubgroupReduce } from './subgroups.js';
 import { at, coords, linear, stridesOf, type TileInfo } from './tiles.js';
 
 type EmitFn<K extends StmtOp> = (g: Gen, s: Extract<Stmt, { op: K }>) => void;
@@ -202,6 +203,7 @@ const EMITTERS = {
     });
   },
   reduce: (g, s) => {
+    if (emitSubgroupReduce(g, s, g.subgroupReduce)) return;
     const src = g.tile(s.src);
     const dst = g.tile(s.dst);
     const len = src.shape[s.axis];

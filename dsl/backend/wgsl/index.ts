@@ -11,17 +11,25 @@ import { emitBody } from './emit.js';
 import { reg, rounded } from './expr.js';
 import { fnv1a64 } from './hash.js';
 import { Namer } from './names.js';
+import { type SubgroupReduce, subgroupPrologue } from './subgroups.js';
 
 export interface WgslOptions {
-  /** Device features available ('shader-f16', 'subgroups'); this backend does not use any yet. */
+  /**
+   * Device features available. 'subgroups' lowers reductions along the last axis with subgroup
+   * operations (subgroups.ts); without it every reduction is staged. Others are ignored.
+   */
   readonly features?: ReadonlySet<string>;
+  /**
+   * With 'subgroups': 'auto' (the default) takes the subgroup path where it is faster than staging
+   * (long rows), 'always' wherever it is valid (tests and benchmarks).
+   */
+  readonly subgroupReduce?: SubgroupReduce;
 }
 
 /** Compiles a (valid) VM program to WGSL with its binding and uniform metadata. */
 export function compileWgsl(program: Program, options: WgslOptions = {}): WgslArtifact {
-  void options.features; // every feature is optional: the artifact needs none
   validateProgram(program);
-  const g = new Gen(program);
+  const g = new Gen(program, options.features, options.subgroupReduce);
   const fields = new Namer();
 
   // Storage buffers, in param order; the uniform struct comes last.
@@ -108,7 +116,7 @@ export function compileWgsl(program: Program, options: WgslOptions = {}): WgslAr
     grid: program.grid.map(printScalar),
     uniforms,
     uniformBinding,
-    features: [] as string[],
+    features: g.subgroupsUsed ? ['subgroups'] : [],
   };
   return { ...body, hash: fnv1a64(JSON.stringify(body)) };
 }
@@ -136,6 +144,7 @@ function assemble(g: Gen, uniformBinding: number): string {
   const consts = Object.entries(p.consts)
     .map(([k, v]) => `${k} = ${v}`)
     .join(', ');
+  if (g.subgroupsUsed) out.push('enable subgroups;', '');
   out.push(
     `// tilevm kernel '${p.name}'${consts ? ` (consts ${consts})` : ''}: generated WGSL, do not edit.`,
     `// grid(${p.grid.map(printScalar).join(', ')}), ${p.threads} threads per block, one workgroup per block.`,
@@ -174,7 +183,9 @@ function assemble(g: Gen, uniformBinding: number): string {
   const [gx, gy, gz, dx, dy] = ['grid_x', 'grid_y', 'grid_z', 'dispatch_x', 'dispatch_y'].map(f);
   out.push(
     `@compute @workgroup_size(${p.threads})`,
-    'fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {',
+    `fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32${
+      g.subgroupsUsed ? ', @builtin(subgroup_invocation_id) sg_lane: u32' : ''
+    }) {`,
     '  // The dispatch may fold a long grid into y and z: linearize, drop the excess, unflatten.',
     `  let block = wg.x + ${dx} * (wg.y + ${dy} * wg.z);`,
     `  if block >= ${gx} * ${gy} * ${gz} {`,
@@ -189,6 +200,7 @@ function assemble(g: Gen, uniformBinding: number): string {
   for (const info of g.globals.values()) {
     if (!new RegExp(`\\b${info.name}\\[`).test(used)) out.push(`  _ = &${info.name};`);
   }
-  out.push(...g.decls.map((d) => `  ${d}`), ...g.w.lines, '}', '');
+  const prologue = g.subgroupsUsed ? subgroupPrologue(p.threads) : [];
+  out.push(...g.decls.map((d) => `  ${d}`), ...prologue.map((l) => `  ${l}`), ...g.w.lines, '}', '');
   return out.join('\n');
 }

@@ -67,6 +67,20 @@ export const INTERNAL_NAMES = [
   'word',
   'pat',
   'other',
+  'sg_lane',
+  'sg_id',
+  'sg_count',
+  'sg_before',
+  'sg_flag',
+  'sg_part',
+  'sg_res',
+  'sg_row',
+  'sg_lo',
+  'sg_hi',
+  'sg_acc',
+  'subgroupAdd',
+  'subgroupMax',
+  'subgroupMin',
 ] as const;
 
 /** Our helper functions start with `tv_`; IR names starting with it are renamed. */

@@ -7,7 +7,11 @@ import { defineConfig } from 'vitest/config';
 // (SwiftShader) plus the Vulkan loader (libvulkan1); CI installs both (.ci/run). On a machine that
 // has neither, outside CI these suites are left out with a notice, so `npm test` works after a
 // plain `npm install`; under CI=true they always run, and a missing adapter fails them.
-const WEBGPU_SUITES = ['test/backend/wgsl*.test.ts', 'test/runtime/webgpu*.test.ts', 'test/browser/**/*.test.ts'];
+const WEBGPU_SUITES = [
+  'test/backend/wgsl*.test.ts',
+  'test/runtime/webgpu*.test.ts',
+  'test/browser/**/*.test.ts',
+];
 
 function webgpuUnavailable(): string | undefined {
   if (process.env.CI || process.platform !== 'linux' || process.env.VK_ICD_FILENAMES) return undefined;
@@ -30,7 +34,10 @@ export default defineConfig({
     // Tests and docs examples import the package by name, resolved to the sources.
     alias: [
       { find: /^tilevm$/, replacement: fileURLToPath(new URL('./dsl/index.ts', import.meta.url)) },
-      { find: /^tilevm\/runtime$/, replacement: fileURLToPath(new URL('./runtime/index.ts', import.meta.url)) },
+      {
+        find: /^tilevm\/runtime$/,
+        replacement: fileURLToPath(new URL('./runtime/index.ts', import.meta.url)),
+      },
     ],
   },
   test: {

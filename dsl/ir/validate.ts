@@ -408,7 +408,8 @@ function checkScalar(e: ScalarExpr, scope: Scope, what: string): DType {
       const b = checkScalar(e.b, scope, what);
       if (a.name !== b.name) fail(`${what}: ${printScalar(e)} mixes ${a.name} and ${b.name}; cast one first`);
       // The same op rules as tiles: ordered comparisons and arithmetic are not defined on bool.
-      if (a.kind === 'bool' && !BOOL_BINARY.has(e.op)) fail(`${what}: ${e.op} is not defined on bool (${printScalar(e)})`);
+      if (a.kind === 'bool' && !BOOL_BINARY.has(e.op))
+        fail(`${what}: ${e.op} is not defined on bool (${printScalar(e)})`);
       return e.dtype;
     }
     case 'select': {

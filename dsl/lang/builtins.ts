@@ -124,7 +124,7 @@ function offsetsArg(c: Checker, v: Value, span: ast.Span): ScalarExpr[] | undefi
   for (const [i, item] of v.items.entries()) {
     if (item.kind === 'error') return undefined;
     const dtype = item.kind === 'const' ? item.dtype : item.kind === 'scalar' ? item.expr.dtype : undefined;
-    if (!dtype || dtype.kind !== 'int' || (item.kind === 'const' && !Number.isInteger(item.value))) {
+    if (dtype?.kind !== 'int' || (item.kind === 'const' && !Number.isInteger(item.value))) {
       c.error('TV2004', v.spans[i], `offset ${i} must be an integer scalar, not ${describe(item)}`);
       return undefined;
     }
@@ -235,22 +235,19 @@ const num = (value: number): Value => ({
 
 const grid: Builtin = (c, site) => {
   if (!arity(c, site, 'grid', 1, 3, 'grid(x, y?, z?)')) return VOID;
-  if (c.depth > 0)
-    return (
-      void c.error(
-        'TV2021',
-        site.span,
-        'grid() must be at the top level of the kernel, not inside a loop or if',
-      ),
-      VOID
-    );
-  if (c.gridSpan)
-    return (void c.error('TV2021', site.span, 'grid() is given twice', 'give the grid once'), VOID);
+  if (c.depth > 0) {
+    c.error('TV2021', site.span, 'grid() must be at the top level of the kernel, not inside a loop or if');
+    return VOID;
+  }
+  if (c.gridSpan) {
+    c.error('TV2021', site.span, 'grid() is given twice', 'give the grid once');
+    return VOID;
+  }
   const dims: ScalarExpr[] = [];
   for (const [i, v] of site.args.entries()) {
     if (v.kind === 'error') return VOID;
     const dtype = v.kind === 'const' ? v.dtype : v.kind === 'scalar' ? v.expr.dtype : undefined;
-    if (!dtype || dtype.kind !== 'int') {
+    if (dtype?.kind !== 'int') {
       c.error('TV2021', site.spans[i], `grid sizes must be integers, not ${describe(v)}`);
       return VOID;
     }
@@ -273,25 +270,30 @@ const grid: Builtin = (c, site) => {
 
 const threads: Builtin = (c, site) => {
   if (!arity(c, site, 'threads', 1, 1, 'threads(n)')) return VOID;
-  if (c.depth > 0)
-    return (void c.error('TV2021', site.span, 'threads() must be at the top level of the kernel'), VOID);
-  if (c.threadsSpan) return (void c.error('TV2021', site.span, 'threads() is given twice'), VOID);
+  if (c.depth > 0) {
+    c.error('TV2021', site.span, 'threads() must be at the top level of the kernel');
+    return VOID;
+  }
+  if (c.threadsSpan) {
+    c.error('TV2021', site.span, 'threads() is given twice');
+    return VOID;
+  }
   c.threadsSpan = site.span;
   const n = constInt(c, site.args[0], site.spans[0], 'the thread count');
   if (n === undefined) return VOID;
-  if (n < 1 || n > 1024)
-    return (void c.error('TV2025', site.spans[0], `threads(${n}): a block has 1 to 1024 threads`), VOID);
+  if (n < 1 || n > 1024) {
+    c.error('TV2025', site.spans[0], `threads(${n}): a block has 1 to 1024 threads`);
+    return VOID;
+  }
   const clash = c.layoutThreads.find((t) => t !== n);
   if (clash !== undefined) {
-    return (
-      void c.error(
-        'TV2021',
-        site.spans[0],
-        `threads(${n}) does not match a layout used before it, which spans ${clash} threads`,
-        'give threads() first, with as many threads as the layouts span',
-      ),
-      VOID
+    c.error(
+      'TV2021',
+      site.spans[0],
+      `threads(${n}) does not match a layout used before it, which spans ${clash} threads`,
+      'give threads() first, with as many threads as the layouts span',
     );
+    return VOID;
   }
   c.threadCount = n;
   c.b.threads(n);
@@ -397,73 +399,58 @@ const store: Builtin = (c, site) => {
   if (!arity(c, site, 'store', 3, 4, 'store(tensor, [offsets], tile, { mask? })')) return VOID;
   if (anyError(site)) return VOID;
   const [tv, ov, vv, opts] = site.args;
-  if (tv.kind !== 'global')
-    return (
-      void c.error(
-        'TV2004',
-        site.spans[0],
-        `store writes a global tensor param, not ${describe(tv)}`,
-        tv.kind === 'shared' ? 'write a shared tile with s.store(tile)' : undefined,
-      ),
-      VOID
+  if (tv.kind !== 'global') {
+    c.error(
+      'TV2004',
+      site.spans[0],
+      `store writes a global tensor param, not ${describe(tv)}`,
+      tv.kind === 'shared' ? 'write a shared tile with s.store(tile)' : undefined,
     );
+    return VOID;
+  }
   const p = tv.param;
   if (p.access === 'read') {
-    return (
-      void c.error(
-        'TV2010',
-        site.spans[0],
-        `'${p.name}' is read-only`,
-        `declare it global(${p.dtype.name}, [...], 'write') to store to it`,
-      ),
-      VOID
+    c.error(
+      'TV2010',
+      site.spans[0],
+      `'${p.name}' is read-only`,
+      `declare it global(${p.dtype.name}, [...], 'write') to store to it`,
     );
+    return VOID;
   }
   const offsets = offsetsArg(c, ov, site.spans[1]);
   const props = optionsArg(c, opts, site.spans[3], ['mask']);
   if (!offsets || !props) return VOID;
   if (offsets.length !== p.shape.length) {
-    return (
-      void c.error(
-        'TV2017',
-        site.spans[1],
-        `'${p.name}' has ${p.shape.length} dim${p.shape.length === 1 ? '' : 's'}, so store needs ${p.shape.length} offset${p.shape.length === 1 ? '' : 's'}, got ${offsets.length}`,
-      ),
-      VOID
+    c.error(
+      'TV2017',
+      site.spans[1],
+      `'${p.name}' has ${p.shape.length} dim${p.shape.length === 1 ? '' : 's'}, so store needs ${p.shape.length} offset${p.shape.length === 1 ? '' : 's'}, got ${offsets.length}`,
     );
+    return VOID;
   }
   if (vv.kind === 'tile' && vv.tile.type.dtype !== p.dtype) {
-    return (
-      void c.error(
-        'TV2005',
-        site.spans[2],
-        `'${p.name}' holds ${p.dtype.name}, but the value is ${describe(vv)}`,
-        `convert it: (...).to(${p.dtype.name})`,
-      ),
-      VOID
+    c.error(
+      'TV2005',
+      site.spans[2],
+      `'${p.name}' holds ${p.dtype.name}, but the value is ${describe(vv)}`,
+      `convert it: (...).to(${p.dtype.name})`,
     );
+    return VOID;
   }
   if (vv.kind === 'const' && !vv.weak && vv.dtype !== p.dtype) {
-    return (
-      void c.error(
-        'TV2005',
-        site.spans[2],
-        `'${p.name}' holds ${p.dtype.name}, but the value is ${vv.dtype.name}`,
-      ),
-      VOID
-    );
+    c.error('TV2005', site.spans[2], `'${p.name}' holds ${p.dtype.name}, but the value is ${vv.dtype.name}`);
+    return VOID;
   }
   const value = c.asTile(vv, p.dtype, site.spans[2]);
   if (!value) return VOID;
   if (value.type.shape.length > p.shape.length) {
-    return (
-      void c.error(
-        'TV2018',
-        site.spans[2],
-        `a rank-${value.type.shape.length} tile cannot be stored to '${p.name}', which has rank ${p.shape.length}`,
-      ),
-      VOID
+    c.error(
+      'TV2018',
+      site.spans[2],
+      `a rank-${value.type.shape.length} tile cannot be stored to '${p.name}', which has rank ${p.shape.length}`,
     );
+    return VOID;
   }
   let mask: TileVar | undefined;
   const m = props.get('mask');
@@ -471,14 +458,12 @@ const store: Builtin = (c, site) => {
     mask = tileArg(c, m.value, m.span, "option 'mask'");
     if (!mask) return VOID;
     if (mask.type.dtype !== bool || showShape(mask.type.shape) !== showShape(value.type.shape)) {
-      return (
-        void c.error(
-          'TV2016',
-          m.span,
-          `option 'mask' must be a bool${showShape(value.type.shape)} tile, not ${describe(m.value)}`,
-        ),
-        VOID
+      c.error(
+        'TV2016',
+        m.span,
+        `option 'mask' must be a bool${showShape(value.type.shape)} tile, not ${describe(m.value)}`,
       );
+      return VOID;
     }
   }
   c.emit(site.span, 'TV2018', () => c.b.store(p.name, offsets, value, mask ? { mask } : {}));
@@ -665,7 +650,7 @@ const BUILTINS: Record<string, Builtin> = {
       c,
       s,
       mul(c, s, num(0.5), x),
-      add(c, s, num(1), c.unaryMath('erf', mul(c, s, x, num(0.7071067811865476)), s)),
+      add(c, s, num(1), c.unaryMath('erf', mul(c, s, x, num(Math.SQRT1_2)), s)),
     ),
   ),
   gelu_tanh: composite('gelu_tanh', 1, (c, s, x) => {
@@ -1022,40 +1007,35 @@ function sharedMethod(c: Checker, s: TileVar, name: string, site: CallSite): Val
     if (!arity(c, site, 's.store', 1, 2, 's.store(tile, [offsets]?)')) return VOID;
     const v = site.args[0];
     if (v.kind === 'tile' && v.tile.type.dtype !== s.type.dtype) {
-      return (
-        void c.error(
-          'TV2005',
-          site.spans[0],
-          `the shared tile holds ${s.type.dtype.name}, but the value is ${describe(v)}`,
-          `convert it: (...).to(${s.type.dtype.name})`,
-        ),
-        VOID
+      c.error(
+        'TV2005',
+        site.spans[0],
+        `the shared tile holds ${s.type.dtype.name}, but the value is ${describe(v)}`,
+        `convert it: (...).to(${s.type.dtype.name})`,
       );
+      return VOID;
     }
     const value = c.asTile(v, s.type.dtype, site.spans[0]);
     const offsets = site.args[1]
       ? offsetsArg(c, site.args[1], site.spans[1])
       : s.type.shape.map(() => constant(0));
     if (!value || !offsets) return VOID;
-    if (offsets.length !== rank)
-      return (
-        void c.error(
-          'TV2017',
-          site.spans[1],
-          `the shared tile has ${rank} dims, so store needs ${rank} offsets, got ${offsets.length}`,
-        ),
-        VOID
+    if (offsets.length !== rank) {
+      c.error(
+        'TV2017',
+        site.spans[1],
+        `the shared tile has ${rank} dims, so store needs ${rank} offsets, got ${offsets.length}`,
       );
+      return VOID;
+    }
     if (!fitsShared(value.type.shape, s)) {
-      return (
-        void c.error(
-          'TV2018',
-          site.spans[0],
-          `${describe(v)} does not fit in the ${showShape(s.type.shape)} shared tile`,
-          `store a tile with ${rank} dims, none larger than the shared tile's`,
-        ),
-        VOID
+      c.error(
+        'TV2018',
+        site.spans[0],
+        `${describe(v)} does not fit in the ${showShape(s.type.shape)} shared tile`,
+        `store a tile with ${rank} dims, none larger than the shared tile's`,
       );
+      return VOID;
     }
     c.emit(site.span, 'TV2018', () => c.b.storeShared(s, value, offsets));
     return VOID;

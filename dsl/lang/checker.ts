@@ -35,7 +35,6 @@ import {
   showNumber,
   type TileValue,
   type Value,
-  VOID,
 } from './values.js';
 
 interface Binding {
@@ -288,16 +287,20 @@ export class Checker {
   checkStmt(s: ast.Stmt): void {
     switch (s.kind) {
       case 'var':
-        return this.checkVarDecl(s);
+        this.checkVarDecl(s);
+        return;
       case 'assign':
-        return this.checkAssign(s);
+        this.checkAssign(s);
+        return;
       case 'expr':
         this.evaluate(s.expr);
         return;
       case 'for':
-        return this.checkFor(s);
+        this.checkFor(s);
+        return;
       case 'if':
-        return this.checkIf(s);
+        this.checkIf(s);
+        return;
       case 'return':
         if (this.fnDepth > 0) {
           this.error(
@@ -1180,7 +1183,7 @@ export class Checker {
     this.scopes = [bound];
     this.fnDepth++;
     try {
-      if (!last || last.kind !== 'return' || !last.value) {
+      if (last?.kind !== 'return' || !last.value) {
         this.error(
           'TV2020',
           last?.span ?? body.span,

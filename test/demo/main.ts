@@ -35,10 +35,22 @@ const random = () => {
 };
 
 console.log(printProgram(gemvU4.compile().program).split('\n').slice(0, 12).join('\n'), '\n  …\n');
-const x = Tensor.fromArray(f32, [K], Array.from({ length: K }, () => random() * 2 - 1));
-const w = Tensor.fromArray(u4, [N, K], Array.from({ length: N * K }, () => Math.floor(random() * 16)));
+const x = Tensor.fromArray(
+  f32,
+  [K],
+  Array.from({ length: K }, () => random() * 2 - 1),
+);
+const w = Tensor.fromArray(
+  u4,
+  [N, K],
+  Array.from({ length: N * K }, () => Math.floor(random() * 16)),
+);
 const groups = cdiv(K, G);
-const s = Tensor.fromArray(f16, [N, groups], Array.from({ length: N * groups }, () => 0.01 + random() * 0.02));
+const s = Tensor.fromArray(
+  f16,
+  [N, groups],
+  Array.from({ length: N * groups }, () => 0.01 + random() * 0.02),
+);
 
 const reference = Array.from({ length: N }, (_, n) => {
   let sum = 0;
@@ -87,8 +99,12 @@ await timed('webgpu', async () => {
 });
 
 console.log(`y = W(u4, f16 scales per ${G}) · x   with N=${N}, K=${K} (edge tiles in N and K)\n`);
-console.log('device        y[0]         y[1]         y[N-1]       max |error| vs f64 loop   time (incl. compile)');
-console.log(`TypeScript    ${[reference[0], reference[1], reference[N - 1]].map((v) => v.toFixed(6).padStart(11)).join('  ')}`);
+console.log(
+  'device        y[0]         y[1]         y[N-1]       max |error| vs f64 loop   time (incl. compile)',
+);
+console.log(
+  `TypeScript    ${[reference[0], reference[1], reference[N - 1]].map((v) => v.toFixed(6).padStart(11)).join('  ')}`,
+);
 let failed = false;
 for (const r of rows) {
   if (!r.y) {
@@ -100,7 +116,9 @@ for (const r of rows) {
   const err = Math.max(...y.map((v, i) => Math.abs(v - reference[i])));
   if (!(err < 1e-3)) failed = true;
   const picks = [y[0], y[1], y[N - 1]].map((v) => v.toFixed(6).padStart(11)).join('  ');
-  console.log(`${r.device.padEnd(12)}  ${picks}   ${err.toExponential(2).padStart(10)}                ${r.ms?.toFixed(0)} ms`);
+  console.log(
+    `${r.device.padEnd(12)}  ${picks}   ${err.toExponential(2).padStart(10)}                ${r.ms?.toFixed(0)} ms`,
+  );
 }
 if (failed) {
   console.error('\na device disagrees with the reference');

@@ -1,0 +1,87 @@
+// f32 GEMV y = W x, 1x4096 by 4096x4096 (64 MB of weights per matrix), rotating through several
+// matrices so every call streams its weights from DRAM. tilevm holds W as N x K (one row per
+// output); onnxruntime-web MatMul and tfjs-wasm matMul compute x @ B with B = W^T (K x N).
+import { f32, global, kernel } from '../../dsl/index.js';
+import {
+  type BenchOptions,
+  hostF32,
+  type Row,
+  randomF32,
+  relErr,
+  toRows,
+  transpose,
+  withDevices,
+} from './common.js';
+import { matmulModel } from './onnx.js';
+import { ortWebVariants, type PeerVariant, tfjsVariant } from './peers.js';
+import { measure, type Variant } from './timing.js';
+
+export const gemvF32 = kernel({
+  name: 'gemv_f32',
+  params: { x: global(f32, ['K']), w: global(f32, ['N', 'K']), y: global(f32, ['N'], 'write') },
+  consts: { BN: 8, BK: 128 },
+})`
+  grid(cdiv(N, BN));
+  threads(64);
+  const n0 = blockIdx.x * BN;
+  let acc = zeros(f32, [BN, BK]);
+  for (let k = 0; k < K; k += BK) {
+    acc += load(w, [n0, k], [BN, BK]) * load(x, [k], [BK]).unsqueeze(0);
+  }
+  store(y, [n0], acc.sum(1));
+`;
+
+export async function benchGemvF32(opts: BenchOptions): Promise<Row[]> {
+  const N = 4096;
+  const K = 4096;
+  const x = randomF32(K, 7);
+  const ws = Array.from({ length: opts.rotate }, (_, r) => randomF32(N * K, 100 + r));
+  const bs = () => ws.map((w) => transpose(w, N, K));
+  const variants: Variant[] = [];
+  const outputs: { name: string; y: () => Promise<Float32Array> }[] = [];
+  return withDevices(opts.threads, async (devices) => {
+    for (const { threads, device } of devices) {
+      const dx = device.upload(hostF32([K], x));
+      const dws = ws.map((w) => device.upload(hostF32([N, K], w)));
+      const dy = device.tensor(f32, [N]);
+      let r = 0;
+      variants.push({
+        name: `tilevm-wasm|${threads}`,
+        run: () => gemvF32.launch(device, { x: dx, w: dws[r++ % dws.length]!, y: dy }),
+      });
+      outputs.push({
+        name: `tilevm-wasm|${threads}`,
+        y: async () => {
+          await gemvF32.launch(device, { x: dx, w: dws[0]!, y: dy });
+          return (await device.read(dy)).toFloat32Array();
+        },
+      });
+    }
+    const web = await ortWebVariants(opts.threads, () => bs().map((b) => matmulModel(1, K, N, b)), x, [1, K]);
+    const tf = await tfjsVariant(x, [1, K], bs, [K, N]);
+    const peers: PeerVariant[] = [...web.variants, ...(tf ? [tf.variant] : [])];
+    try {
+      await checkOutputs('gemv f32', outputs, peers);
+      variants.push(...peers);
+      const timings = await measure(variants, opts.timing);
+      return toRows('GEMV f32 1x4096x4096', timings, (ms) => `${((4 * N * K) / ms / 1e6).toFixed(1)} GB/s`);
+    } finally {
+      tf?.close();
+      await web.close();
+    }
+  });
+}
+
+/** Prints each output's relative error against the first tilevm output. */
+export async function checkOutputs(
+  what: string,
+  tilevm: readonly { name: string; y: () => Promise<Float32Array> }[],
+  peers: readonly PeerVariant[],
+): Promise<void> {
+  if (tilevm.length === 0) return;
+  const ref = await tilevm[0]!.y();
+  const parts: string[] = [];
+  for (const t of tilevm.slice(1)) parts.push(`${t.name} ${relErr(await t.y(), ref).toExponential(1)}`);
+  for (const p of peers) parts.push(`${p.name} ${relErr(await p.output(), ref).toExponential(1)}`);
+  console.log(`  check ${what}: max rel. diff vs ${tilevm[0]!.name}: ${parts.join(', ')}`);
+}

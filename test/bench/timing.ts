@@ -1,0 +1,56 @@
+// Timing: variants run interleaved (one call of each per round, in a rotating order) so slow
+// periods of the machine hit every variant alike; a warm-up of seconds first (V8 tiers up wasm in
+// the background), then rounds until a repetition count or a time budget is reached. Reports the
+// median and the 10th percentile of each variant's per-call times.
+
+export interface Variant {
+  readonly name: string;
+  /** One call, finished when the promise resolves. */
+  readonly run: () => Promise<void> | void;
+}
+
+export interface Timing {
+  readonly name: string;
+  readonly median: number;
+  readonly p10: number;
+  readonly samples: number;
+}
+
+export interface TimingOptions {
+  /** Warm-up time over all variants, ms. */
+  readonly warmupMs: number;
+  /** Rounds to run at most. */
+  readonly reps: number;
+  /** Time budget for the measured rounds, ms (at least 5 rounds run). */
+  readonly budgetMs: number;
+}
+
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = (sorted.length - 1) * q;
+  const lo = Math.floor(i);
+  const hi = Math.ceil(i);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (i - lo);
+}
+
+export async function measure(variants: readonly Variant[], opts: TimingOptions): Promise<Timing[]> {
+  const warmEnd = performance.now() + opts.warmupMs;
+  do {
+    for (const v of variants) await v.run();
+  } while (performance.now() < warmEnd);
+  const times: number[][] = variants.map(() => []);
+  const end = performance.now() + opts.budgetMs;
+  for (let r = 0; r < opts.reps; r++) {
+    for (let j = 0; j < variants.length; j++) {
+      const i = (j + r) % variants.length;
+      const t0 = performance.now();
+      await variants[i]!.run();
+      times[i]!.push(performance.now() - t0);
+    }
+    if (r >= 4 && performance.now() > end) break;
+  }
+  return variants.map((v, i) => {
+    const s = [...times[i]!].sort((a, b) => a - b);
+    return { name: v.name, median: quantile(s, 0.5), p10: quantile(s, 0.1), samples: s.length };
+  });
+}

@@ -1,7 +1,7 @@
 // The builtin functions, methods and properties of the kernel language. Each checks its arguments
 // (reporting with the argument's span) and emits VM instructions through the checker's builder.
 import { bool, type DType, f32, i32 } from '../dtype.js';
-import type { ReduceOp, UnaryOp } from '../ir/ops.js';
+import { type ReduceOp, UNARY_OPS, type UnaryOp } from '../ir/ops.js';
 import type { TileVar } from '../ir/program.js';
 import { blockIdx, constant, type ScalarExpr, scalarVars } from '../ir/scalar.js';
 import { broadcastsTo, showShape } from '../ir/shapes.js';
@@ -19,24 +19,8 @@ export interface CallSite {
 
 type Builtin = (c: Checker, site: CallSite) => Value;
 
-const UNARY_BUILTINS: readonly UnaryOp[] = [
-  'abs',
-  'exp',
-  'exp2',
-  'log',
-  'log2',
-  'sqrt',
-  'rsqrt',
-  'tanh',
-  'erf',
-  'sin',
-  'cos',
-  'floor',
-  'ceil',
-  'round',
-  'trunc',
-  'neg',
-];
+// Every unary VM op is a builtin of the same name, except `not`, which is spelled `~`.
+const UNARY_BUILTINS: readonly UnaryOp[] = UNARY_OPS.filter((op) => op !== 'not');
 
 // ---- argument helpers ----
 

@@ -43,6 +43,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['**/node_modules/**', ...(missing ? WEBGPU_SUITES : [])],
+    // Suites outside WEBGPU_SUITES that also run on WebGPU read this (test/helpers/webgpu.ts).
+    env: { TILEVM_WEBGPU_MISSING: missing ?? '' },
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

@@ -6,4 +6,4 @@ import { describe } from 'vitest';
 export const webgpuMissing: string = process.env.TILEVM_WEBGPU_MISSING ?? '';
 
 /** `describe` for a WebGPU block inside a suite that also runs elsewhere (e.g. on WASM). */
-export const describeWebGpu: typeof describe = webgpuMissing ? describe.skip : describe;
+export const describeWebGpu = describe.skipIf(webgpuMissing !== '');

@@ -6,4 +6,6 @@ import { describe } from 'vitest';
 export const webgpuMissing: string = process.env.TILEVM_WEBGPU_MISSING ?? '';
 
 /** `describe` for a WebGPU block inside a suite that also runs elsewhere (e.g. on WASM). */
-export const describeWebGpu = describe.skipIf(webgpuMissing !== '');
+export function describeWebGpu(name: string, body: () => void): void {
+  describe.skipIf(webgpuMissing !== '')(name, body);
+}

@@ -1,0 +1,81 @@
+// The float path of the quantized matmul y[M, N] = x[M, K] · W[N, K]ᵀ, W weight-only quantized.
+// One kernel body serves decode GEMV (BM = 1: an elementwise [BN, BK] accumulator summed once at the
+// end, the pattern the backends fuse) and GEMM / small-M GEMV (BM > 1: a `dot` per K step). Each K
+// step loads a [BN, BK] weight tile, dequantizes it in registers ((q - zero) * scale, q * scale + min
+// or q * scale) and accumulates in f32. Split-K variants write per-split partial sums to
+// part[S, M, N], which reduce.ts adds up. Edge tiles need no code: masked loads read 0 past N and K
+// (and x reads 0 there, so a zero point or min on a padded lane adds nothing).
+import { f32, global, i32, kernel } from '../../dsl/index.js';
+import type { Kernel } from '../../dsl/lang/kernel.js';
+import { cached, type KernelSpec, offsetCode, quantParams } from './spec.js';
+
+/**
+ * Tunable consts (the first candidate is the default): rows of x per block (1 = the elementwise GEMV
+ * form), output columns per block, K step, threads per block. BK must be a multiple of the group G or
+ * G a multiple of BK (matmul.ts picks one); a per-channel format has G >= K.
+ */
+export const QMATMUL_CONSTS = {
+  BM: [1, 2, 4, 8, 16, 32],
+  BN: [8, 4, 16, 32, 64],
+  BK: [128, 32, 64, 256, 512],
+  TH: [64, 32, 128, 256],
+};
+
+/**
+ * The float-path kernel for a weight format. With `split`, block z of the third grid dim covers K
+ * range [z * KS, min(K, (z + 1) * KS)) (KS a multiple of BK) and writes part[z, M, N]; without it, the
+ * block covers all of K and writes y[M, N].
+ */
+export function qmatmulKernel(spec: KernelSpec, split: boolean): Kernel {
+  return cached(`qmatmul/${split ? 'split' : 'full'}`, spec, () => {
+    const params = {
+      ...quantParams(spec),
+      ...(split ? { part: globalPart(), KS: i32 } : { y: globalOut() }),
+    };
+    return kernel({
+      name: `qmatmul_${spec.weight.name}_g${spec.group}${split ? '_splitk' : ''}`,
+      params,
+      consts: { ...QMATMUL_CONSTS, G: spec.group, OFF: offsetCode(spec), SPLIT: split ? 1 : 0 },
+    })`
+      // REP: a K step spans whole groups (scales repeat G times); otherwise a group spans whole K
+      // steps, or all of K (per channel), and one scale column serves the step.
+      const REP = BK % G == 0;
+      if (SPLIT == 1) { grid(cdiv(N, BN), cdiv(M, BM), S); } else { grid(cdiv(N, BN), cdiv(M, BM)); }
+      threads(TH);
+      const n0 = blockIdx.x * BN;
+      const m0 = blockIdx.y * BM;
+      let kBegin = 0;
+      let kEnd = K;
+      if (SPLIT == 1) {
+        kBegin = blockIdx.z * KS;
+        kEnd = min(K, kBegin + KS);
+      }
+      let acc = zeros(f32, BM == 1 ? [BN, BK] : [BM, BN]);
+      for (let k = kBegin; k < kEnd; k += BK) {
+        const g = k / G;
+        const q = load(w, [n0, k], [BN, BK]).to(f32);
+        const sc = REP ? load(s, [n0, g], [BN, BK / G]).to(f32).repeat(1, G) : load(s, [n0, g], [BN, 1]).to(f32);
+        const wd = OFF == 1
+          ? (q - (REP ? load(zp, [n0, g], [BN, BK / G]).to(f32).repeat(1, G) : load(zp, [n0, g], [BN, 1]).to(f32))) * sc
+          : (OFF == 2
+            ? q * sc + (REP ? load(mn, [n0, g], [BN, BK / G]).to(f32).repeat(1, G) : load(mn, [n0, g], [BN, 1]).to(f32))
+            : q * sc);
+        if (BM == 1) {
+          acc += wd * load(x, [m0, k], [1, BK]).to(f32);
+        } else {
+          acc = dot(load(x, [m0, k], [BM, BK]).to(f32), wd.transpose(), acc);
+        }
+      }
+      const out = BM == 1 ? acc.sum(1).unsqueeze(0) : acc;
+      if (SPLIT == 1) { store(part, [blockIdx.z, m0, n0], out); } else { store(y, [m0, n0], out); }
+    `;
+  });
+}
+
+function globalOut() {
+  return global(f32, ['M', 'N'], 'write');
+}
+
+function globalPart() {
+  return global(f32, ['S', 'M', 'N'], 'write');
+}

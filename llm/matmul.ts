@@ -1,0 +1,265 @@
+// quantizedMatmul(device, x, qm): y[M, N] = x[M, K] · Wᵀ for a weight-only quantized W (a
+// QuantizedMatrix), on a WASM or WebGPU device. It picks the kernel by shape: GEMV (BM = 1 for one
+// row, BM = 2/4/8 for up to 8 rows) or GEMM tiles (M > 8), split-K when K is long and the output too
+// narrow to give every core work, and the float or int8-activation path. planQuantizedMatmul() is the
+// choice on its own (for tests, benchmarks and tuning); opts override any part of it.
+import type { DType, FloatDType } from '../dsl/dtype.js';
+import { f16, f32, i8 } from '../dsl/dtype.js';
+import type { Kernel } from '../dsl/lang/kernel.js';
+import { Tensor } from '../dsl/tensor.js';
+import type { GpuTensor, WasmDevice, WasmTensor, WebGpuDevice } from '../runtime/index.js';
+import { qmatmulKernel } from './kernels/qmatmul.js';
+import { qmatmulIntKernel } from './kernels/qmatmul-int.js';
+import { quantizeActKernel } from './kernels/quantize-act.js';
+import { splitKReduce } from './kernels/reduce.js';
+import { integerWeights, type KernelSpec } from './kernels/spec.js';
+import {
+  offsetKind,
+  type QuantFormat,
+  type QuantizedMatrix,
+  scaleDType,
+  validateQuantizedMatrix,
+} from './quantized-matrix.js';
+
+export type LlmDevice = WasmDevice | WebGpuDevice;
+export type LlmTensor<D extends DType = DType> = WasmTensor<D> | GpuTensor<D>;
+
+/** A QuantizedMatrix whose tensors live on one device (uploadQuantizedMatrix). */
+export interface DeviceQuantizedMatrix {
+  readonly device: LlmDevice;
+  readonly format: QuantFormat;
+  readonly n: number;
+  readonly k: number;
+  readonly weights: LlmTensor;
+  readonly scales: LlmTensor;
+  readonly zeros?: LlmTensor;
+  readonly mins?: LlmTensor;
+}
+
+/** 'float': dequantize and multiply in f32. 'int8': quantize x to i8 per block and use integer dots. */
+export type MatmulPath = 'float' | 'int8';
+
+export interface MatmulPlan {
+  readonly path: MatmulPath;
+  /** 'gemv' for M <= 8 (BM rows per block, 1 = elementwise form), 'gemm' above. */
+  readonly kind: 'gemv' | 'gemm';
+  readonly consts: { readonly BM: number; readonly BN: number; readonly BK: number; readonly TH: number };
+  /** Number of K splits (1 = none) and the K range of each (a multiple of BK, or of QB on the int path). */
+  readonly splits: number;
+  readonly splitK: number;
+  /** Int path: activation quantization block (divides the group, or the group covers K). */
+  readonly qb: number;
+}
+
+export interface MatmulOptions {
+  /** Default 'float'; 'int8' where the weights have an integer form (ints, f4e2m1, f5e2m2, f6e2m3, f6e3m2). */
+  readonly path?: MatmulPath;
+  /** Number of K splits; default: chosen by shape. */
+  readonly splits?: number;
+  /** Kernel consts (see QMATMUL_CONSTS / QMATMUL_INT_CONSTS for the candidates). */
+  readonly consts?: Partial<MatmulPlan['consts']>;
+  /** Write into this f32 [M, N] device tensor instead of a new one. */
+  readonly out?: LlmTensor;
+  /** Thread count of the device (WASM), to size split-K; default 1. */
+  readonly threads?: number;
+}
+
+const BK_CANDIDATES = [128, 32, 64, 256, 512, 16, 8];
+
+/** The K step for group G: a candidate that G divides or that divides G; per-channel takes any. */
+function chooseBK(group: number, k: number, preferred: number): number {
+  if (group >= k) return preferred;
+  for (const bk of [preferred, ...BK_CANDIDATES]) {
+    if (bk % group === 0 || group % bk === 0) return bk;
+  }
+  throw new RangeError(
+    `quantizedMatmul: group ${group} is not supported by the kernels; use a group that is a multiple of 8 ` +
+      '(32, 64, 128, ...), a divisor of 512, or >= K (per channel)',
+  );
+}
+
+/** The int path's activation block: 32 where it divides the group (or the group covers K), else 16 or 8. */
+function chooseQB(group: number, k: number): number | undefined {
+  if (group >= k) return 32;
+  for (const qb of [32, 16, 8]) if (group % qb === 0) return qb;
+  return undefined;
+}
+
+/** Chooses kernel, tiles and split-K for an [M, K] x [N, K]ᵀ product. */
+export function planQuantizedMatmul(
+  m: number,
+  n: number,
+  k: number,
+  format: QuantFormat,
+  backend: 'wasm' | 'webgpu',
+  opts: MatmulOptions = {},
+): MatmulPlan {
+  const spec = kernelSpec(format, f32);
+  const path = opts.path ?? 'float';
+  const qb = chooseQB(format.group, k);
+  if (path === 'int8' && (!integerWeights(spec) || qb === undefined)) {
+    throw new RangeError(
+      `quantizedMatmul: ${format.weight.name} weights with group ${format.group} have no int8 path ` +
+        `(${qb === undefined ? 'the group is not a multiple of 8' : 'the values are not small integers after scaling'}); use path: 'float'`,
+    );
+  }
+  const kind = m <= 8 ? 'gemv' : 'gemm';
+  // One row: the elementwise GEMV. More rows: BM = 8 row tiles with a dot per K step (on WASM the same
+  // kernel serves 2..8 rows and prefill); WebGPU prefill takes wider tiles.
+  const base =
+    m === 1
+      ? { BM: 1, BN: 8, BK: 128, TH: 64 }
+      : kind === 'gemm' && backend === 'webgpu'
+        ? { BM: 16, BN: 32, BK: 32, TH: 128 }
+        : { BM: 8, BN: 8, BK: 128, TH: 64 };
+  const consts = { ...base, ...opts.consts };
+  const BK = path === 'float' ? chooseBK(format.group, k, consts.BK) : consts.BK;
+  const step = path === 'int8' ? (qb as number) : BK;
+  // Split K when the output grid is too small to keep every core (WASM) or invocation group (WebGPU)
+  // busy and K is long enough that each split still has several steps.
+  const blocks = Math.ceil(n / consts.BN) * Math.ceil(m / consts.BM);
+  const want = backend === 'webgpu' ? 64 : 4 * (opts.threads ?? 1);
+  let splits =
+    opts.splits ??
+    (blocks < want && k >= 2048 ? Math.min(Math.ceil(want / blocks), Math.floor(k / 1024)) : 1);
+  splits = Math.max(1, Math.min(splits, Math.ceil(k / step)));
+  const splitK = Math.ceil(Math.ceil(k / splits) / step) * step;
+  splits = Math.ceil(k / splitK);
+  return { path, kind, consts: { ...consts, BK }, splits, splitK, qb: qb ?? 32 };
+}
+
+/** The kernel spec of a format with the given activation dtype. */
+export function kernelSpec(format: QuantFormat, act: FloatDType): KernelSpec {
+  return {
+    weight: format.weight,
+    scale: scaleDType(format.scale),
+    act,
+    group: format.group,
+    offset: offsetKind(format),
+  };
+}
+
+/** Copies a QuantizedMatrix's tensors to a device (once; reuse the result for every call). */
+export function uploadQuantizedMatrix(device: LlmDevice, qm: QuantizedMatrix): DeviceQuantizedMatrix {
+  validateQuantizedMatrix(qm, 'uploadQuantizedMatrix');
+  const up = (t: Tensor) => (device as WasmDevice).upload(t) as LlmTensor;
+  return {
+    device,
+    format: qm.format,
+    n: qm.n,
+    k: qm.k,
+    weights: up(qm.weights),
+    scales: up(qm.scales),
+    ...(qm.zeros ? { zeros: up(qm.zeros) } : {}),
+    ...(qm.mins ? { mins: up(qm.mins) } : {}),
+  };
+}
+
+/** Frees a DeviceQuantizedMatrix's device memory. */
+export function destroyQuantizedMatrix(dqm: DeviceQuantizedMatrix): void {
+  for (const t of [dqm.weights, dqm.scales, dqm.zeros, dqm.mins]) t?.destroy();
+}
+
+// Host matrices uploaded on first use, per device; scratch tensors (split-K partials, quantized
+// activations) reused per shape.
+const uploads = new WeakMap<LlmDevice, WeakMap<QuantizedMatrix, DeviceQuantizedMatrix>>();
+const scratch = new WeakMap<LlmDevice, Map<string, LlmTensor>>();
+
+function scratchTensor(device: LlmDevice, dtype: DType, shape: readonly number[]): LlmTensor {
+  let map = scratch.get(device);
+  if (!map) {
+    map = new Map();
+    scratch.set(device, map);
+  }
+  const key = `${dtype.name}[${shape}]`;
+  let t = map.get(key);
+  if (!t) {
+    t = (device as WasmDevice).tensor(dtype, shape) as LlmTensor;
+    map.set(key, t);
+  }
+  return t;
+}
+
+function onDevice(device: LlmDevice, qm: QuantizedMatrix | DeviceQuantizedMatrix): DeviceQuantizedMatrix {
+  if ('device' in qm) {
+    if (qm.device !== device) {
+      throw new RangeError(
+        'quantizedMatmul: the matrix was uploaded to another device; upload it to this one',
+      );
+    }
+    return qm;
+  }
+  let map = uploads.get(device);
+  if (!map) {
+    map = new WeakMap();
+    uploads.set(device, map);
+  }
+  let dqm = map.get(qm);
+  if (!dqm) {
+    dqm = uploadQuantizedMatrix(device, qm);
+    map.set(qm, dqm);
+  }
+  return dqm;
+}
+
+/**
+ * y = x · Wᵀ: x is an f32 or f16 [M, K] tensor (on the device, or a host Tensor that is uploaded),
+ * W a QuantizedMatrix ([N, K]; host matrices are uploaded once per device and cached) or a
+ * DeviceQuantizedMatrix. Returns the f32 [M, N] device tensor (opts.out when given).
+ */
+export async function quantizedMatmul(
+  device: LlmDevice,
+  x: LlmTensor | Tensor,
+  qm: QuantizedMatrix | DeviceQuantizedMatrix,
+  opts: MatmulOptions = {},
+): Promise<LlmTensor> {
+  const w = onDevice(device, qm);
+  const act = x.dtype;
+  if (act !== f32 && act !== f16) {
+    throw new RangeError(`quantizedMatmul: x must be f32 or f16, got ${act.name}; convert it first`);
+  }
+  if (x.shape.length !== 2 || x.shape[1] !== w.k) {
+    throw new RangeError(
+      `quantizedMatmul: x has shape [${x.shape}]; expected [M, ${w.k}] for a ${w.n}x${w.k} matrix`,
+    );
+  }
+  const xd = x instanceof Tensor ? ((device as WasmDevice).upload(x) as LlmTensor) : x;
+  const m = x.shape[0] as number;
+  const plan = planQuantizedMatmul(m, w.n, w.k, w.format, device.backend, opts);
+  const y = opts.out ?? ((device as WasmDevice).tensor(f32, [m, w.n]) as LlmTensor);
+  if (y.dtype !== f32 || y.shape.length !== 2 || y.shape[0] !== m || y.shape[1] !== w.n) {
+    throw new RangeError(`quantizedMatmul: out must be f32[${m}, ${w.n}], got ${y.dtype.name}[${y.shape}]`);
+  }
+  const spec = kernelSpec(w.format, act as FloatDType);
+  const split = plan.splits > 1;
+  const part = split ? scratchTensor(device, f32, [plan.splits, m, w.n]) : undefined;
+  const target: Record<string, LlmTensor | number> = part ? { part, KS: plan.splitK } : { y };
+  const weights: Record<string, LlmTensor> = {
+    w: w.weights,
+    s: w.scales,
+    ...(w.zeros ? { zp: w.zeros } : {}),
+    ...(w.mins ? { mn: w.mins } : {}),
+  };
+  const { BM, BN, BK, TH } = plan.consts;
+  if (plan.path === 'int8') {
+    const xq = scratchTensor(device, i8, [m, w.k]);
+    const xs = scratchTensor(device, f32, [m, Math.ceil(w.k / plan.qb)]);
+    await launch(device, quantizeActKernel(act as FloatDType, plan.qb), { x: xd, xq, xs }, {});
+    const k = qmatmulIntKernel(spec, plan.qb, split) as Kernel;
+    await launch(device, k, { xq, xs, ...weights, ...target }, { BM, BN, TH });
+  } else {
+    await launch(device, qmatmulKernel(spec, split), { x: xd, ...weights, ...target }, { BM, BN, BK, TH });
+  }
+  if (part) await launch(device, splitKReduce, { part, y }, {});
+  if (x instanceof Tensor) xd.destroy();
+  return y;
+}
+
+function launch(
+  device: LlmDevice,
+  k: Kernel,
+  args: Record<string, LlmTensor | number>,
+  consts: Record<string, number>,
+): Promise<void> {
+  return k.launch(device as never, args as never, { consts: consts as never });
+}

@@ -1,0 +1,120 @@
+// quantizedMatmul on the WASM device: small-float weights (float path) over the full group x M
+// matrix; the int8-activation path for every weight type that has an integer form; split-K; and
+// the errors for bad input. Shapes leave edge tiles in K and N (docs/llm.md, "Tests").
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as dt from '../../dsl/dtype.js';
+import { type DType, f4e2m1, f16, f32, Tensor } from '../../dsl/index.js';
+import { planQuantizedMatmul, quantizedMatmul } from '../../llm/matmul.js';
+import type { QuantFormat } from '../../llm/quantized-matrix.js';
+import { createWasmDevice, type WasmDevice } from '../../runtime/index.js';
+import { checkMatmul } from './kernels-check.js';
+import { randomActivations, randomQuantizedMatrix } from './kernels-fixtures.js';
+
+const K = 203;
+const N = 70;
+const GROUPS = [32, 64, 128, K];
+const MS = [1, 3, 8, 33];
+const FLOATS: DType[] = [dt.f4e2m1, dt.f5e2m2, dt.f6e3m2, dt.f6e2m3, dt.f8e4m3, dt.f8e5m2];
+
+let device: WasmDevice;
+beforeAll(async () => {
+  device = await createWasmDevice({ threads: 2 });
+});
+afterAll(() => device.destroy());
+
+function format(weight: DType, group: number, seed: number): QuantFormat {
+  return { weight: weight as QuantFormat['weight'], group, scale: seed % 2 ? 'f16' : 'f32' };
+}
+
+describe('quantizedMatmul on WASM, small-float weights, float path', () => {
+  FLOATS.forEach((weight, wi) => {
+    it(`${weight.name}: groups 32, 64, 128, per channel x M 1, 3, 8, 33`, async () => {
+      for (const [gi, group] of GROUPS.entries()) {
+        const seed = 5000 + 100 * wi + gi;
+        const qm = randomQuantizedMatrix(format(weight, group, seed), N, K, seed);
+        for (const m of MS) {
+          const x = randomActivations(seed % 3 ? f32 : f16, m, K, seed * 7 + m);
+          const r = await checkMatmul(device, x, qm, {}, `${weight.name}/g${group}/M${m}`);
+          expect(r.worst).toBeLessThanOrEqual(1);
+        }
+      }
+    });
+  });
+});
+
+describe('quantizedMatmul on WASM, int8 activations', () => {
+  const types: DType[] = [
+    ...[dt.i1, dt.i2, dt.i3, dt.i4, dt.i5, dt.i6, dt.i7, dt.i8],
+    ...[dt.u1, dt.u2, dt.u3, dt.u4, dt.u5, dt.u6, dt.u7, dt.u8],
+    ...[dt.f4e2m1, dt.f5e2m2, dt.f6e2m3, dt.f6e3m2],
+  ];
+  it('every weight type with an integer form (one group size each, rotating) x M 1 and 33', async () => {
+    for (const [i, weight] of types.entries()) {
+      const group = GROUPS[i % GROUPS.length]!;
+      const unsigned = weight.kind === 'int' && !weight.signed;
+      const fmt = {
+        ...format(weight, group, i),
+        ...(unsigned && i % 3 === 0 ? { offset: 'min' as const } : {}),
+      };
+      const qm = randomQuantizedMatrix(fmt, N, K, 7000 + i);
+      for (const m of [1, 33]) {
+        const x = randomActivations(i % 2 ? f32 : f16, m, K, 7100 + i + m);
+        await checkMatmul(device, x, qm, { path: 'int8' }, `int8 ${weight.name}/g${group}/M${m}`);
+      }
+    }
+  });
+  it('refuses formats without an integer form, naming the fix', () => {
+    expect(() => planQuantizedMatmul(1, N, K, format(dt.f8e4m3, 32, 0), 'wasm', { path: 'int8' })).toThrow(
+      /f8e4m3 .* no int8 path.*path: 'float'/,
+    );
+  });
+});
+
+describe('split-K', () => {
+  it('splits a long K over a narrow output and matches the reference (float and int8 paths)', async () => {
+    const k = 2300;
+    const n = 21;
+    const fmt: QuantFormat = { weight: dt.u4, group: 64, scale: 'f16' };
+    const plan = planQuantizedMatmul(1, n, k, fmt, 'wasm', { threads: 2 });
+    expect(plan.splits).toBeGreaterThan(1);
+    const qm = randomQuantizedMatrix(fmt, n, k, 91);
+    for (const m of [1, 5]) {
+      const x = randomActivations(f32, m, k, 92 + m);
+      const r = await checkMatmul(device, x, qm, { threads: 2 }, `split-K M${m}`);
+      expect(r.splits).toBeGreaterThan(1);
+      const ri = await checkMatmul(device, x, qm, { threads: 2, path: 'int8' }, `split-K int8 M${m}`);
+      expect(ri.splits).toBeGreaterThan(1);
+    }
+  });
+  it('uses explicit splits and consts', async () => {
+    const fmt: QuantFormat = { weight: dt.i4, group: 32, scale: 'f32' };
+    const qm = randomQuantizedMatrix(fmt, 37, 300, 93);
+    const x = randomActivations(f32, 2, 300, 94);
+    const r = await checkMatmul(device, x, qm, { splits: 3, consts: { BN: 16, BK: 32 } }, 'splits 3');
+    expect(r.splits).toBe(3);
+  });
+});
+
+describe('bad input', () => {
+  const qm = randomQuantizedMatrix({ weight: f4e2m1, group: 32, scale: 'f16' }, 8, 64, 1);
+  it('rejects x of the wrong width or dtype, and a wrong out tensor', async () => {
+    await expect(quantizedMatmul(device, Tensor.zeros(f32, [1, 63]), qm)).rejects.toThrow(
+      'quantizedMatmul: x has shape [1,63]; expected [M, 64] for a 8x64 matrix',
+    );
+    await expect(quantizedMatmul(device, Tensor.zeros(dt.i8, [1, 64]), qm)).rejects.toThrow(
+      'x must be f32 or f16, got i8',
+    );
+    const out = device.tensor(f32, [2, 8]);
+    await expect(quantizedMatmul(device, Tensor.zeros(f32, [1, 64]), qm, { out })).rejects.toThrow(
+      'out must be f32[1, 8], got f32[2,8]',
+    );
+  });
+  it('rejects an inconsistent matrix and an unsupported group', async () => {
+    await expect(
+      quantizedMatmul(device, Tensor.zeros(f32, [1, 64]), { ...qm, scales: qm.weights }),
+    ).rejects.toThrow(/scales has dtype f4e2m1; the format needs f16/);
+    expect(() => planQuantizedMatmul(1, 8, 200, { weight: dt.u4, group: 7, scale: 'f16' }, 'wasm')).toThrow(
+      /group 7 is not supported/,
+    );
+  });
+});

@@ -9,7 +9,7 @@ import { defineConfig } from 'vitest/config';
 // plain `npm install`; under CI=true they always run, and a missing adapter fails them.
 const WEBGPU_SUITES = [
   'test/backend/wgsl*.test.ts',
-  'test/runtime/webgpu*.test.ts',
+  'test/**/*webgpu*.test.ts',
   'test/browser/**/*.test.ts',
 ];
 

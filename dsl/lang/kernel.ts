@@ -40,6 +40,8 @@ export interface WebGpuLaunchDevice {
   readonly backend: 'webgpu';
   /** Device features; the artifact is compiled for them (and cached per feature set). */
   readonly features: ReadonlySet<string>;
+  /** WGSL language features ('packed_4x8_integer_dot_product'); the artifact is compiled for them too. */
+  readonly wgslLanguageFeatures?: ReadonlySet<string>;
   launch(artifact: WgslArtifact, args: Readonly<Record<string, unknown>>): unknown;
 }
 
@@ -124,10 +126,14 @@ export class Kernel<P extends ParamSpecs = ParamSpecs, C extends ConstSpecs = Co
     if (device.backend === 'webgpu') {
       const compiled = this.compile(options.consts);
       const features = [...device.features].sort();
-      const key = JSON.stringify([Object.entries(compiled.consts).sort(), features]);
+      const language = [...(device.wgslLanguageFeatures ?? [])].sort();
+      const key = JSON.stringify([Object.entries(compiled.consts).sort(), features, language]);
       let artifact = this.wgsl.get(key);
       if (!artifact) {
-        artifact = compileWgsl(compiled.program, { features: device.features });
+        artifact = compileWgsl(compiled.program, {
+          features: device.features,
+          languageFeatures: device.wgslLanguageFeatures,
+        });
         this.wgsl.set(key, artifact);
       }
       return Promise.resolve(device.launch(artifact, args as Readonly<Record<string, unknown>>)).then(

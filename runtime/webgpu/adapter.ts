@@ -49,6 +49,18 @@ export async function requestAdapter(powerPreference?: GPUPowerPreference): Prom
   );
 }
 
+/**
+ * The WGSL language features of the GPU object that gave the last adapter (navigator.gpu in browsers,
+ * Dawn's in Node), e.g. 'packed_4x8_integer_dot_product'; empty where the implementation has no
+ * `wgslLanguageFeatures`.
+ */
+export function wgslLanguageFeatures(): ReadonlySet<string> {
+  const browser = typeof navigator !== 'undefined' ? (navigator as { gpu?: GPU }).gpu : undefined;
+  const gpu = browser ?? nodeGpu;
+  const features = (gpu as { wgslLanguageFeatures?: Iterable<string> } | undefined)?.wgslLanguageFeatures;
+  return new Set(features ?? []);
+}
+
 async function nodeAdapter(options: GPURequestAdapterOptions): Promise<GPUAdapter> {
   webgpuModule ??= importNode<WebGpuModule>('webgpu').then((m) => {
     // GPUBufferUsage, GPUMapMode, GPUShaderStage and friends, as browsers define them.

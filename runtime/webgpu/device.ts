@@ -7,7 +7,7 @@ import { LaunchError } from '../../dsl/ir/errors.js';
 import { Tensor } from '../../dsl/tensor.js';
 import type { WgslArtifact } from '../artifact.js';
 import { checkShape } from '../common/shape.js';
-import { requestAdapter } from './adapter.js';
+import { requestAdapter, wgslLanguageFeatures } from './adapter.js';
 import { bindLaunch, checkTensor } from './args.js';
 import { CommandBatch } from './batch.js';
 import { DeviceLostError, WebGpuError } from './errors.js';
@@ -45,12 +45,19 @@ export async function createDevice(options: WebGpuDeviceOptions = {}): Promise<W
   const adapter = await requestAdapter(options.powerPreference);
   const gpu = await adapter.requestDevice(deviceDescriptor(adapter, options));
   const info = adapter.info;
-  return new WebGpuDevice(gpu, {
-    vendor: info?.vendor ?? '',
-    architecture: info?.architecture ?? '',
-    device: info?.device ?? '',
-    description: info?.description ?? '',
-  });
+  // disableFeatures also hides WGSL language features, so tests can force the fallbacks.
+  const disabled = new Set(options.disableFeatures ?? []);
+  const language = new Set([...wgslLanguageFeatures()].filter((f) => !disabled.has(f)));
+  return new WebGpuDevice(
+    gpu,
+    {
+      vendor: info?.vendor ?? '',
+      architecture: info?.architecture ?? '',
+      device: info?.device ?? '',
+      description: info?.description ?? '',
+    },
+    language,
+  );
 }
 
 export interface AdapterDescription {
@@ -68,6 +75,8 @@ export class WebGpuDevice implements TensorOwner {
   readonly adapter: AdapterDescription;
   /** Features the device was created with ('shader-f16', 'subgroups', 'timestamp-query', …). */
   readonly features: ReadonlySet<string>;
+  /** WGSL language features of the implementation ('packed_4x8_integer_dot_product', …). */
+  readonly wgslLanguageFeatures: ReadonlySet<string>;
   readonly limits: GPUSupportedLimits;
   readonly #batch: CommandBatch;
   readonly #kernels = new Map<string, KernelEntry>();
@@ -80,10 +89,15 @@ export class WebGpuDevice implements TensorOwner {
   #uncaptured: GPUError | undefined;
 
   /** @internal Use `createDevice()`. */
-  constructor(gpu: GPUDevice, adapter: AdapterDescription) {
+  constructor(
+    gpu: GPUDevice,
+    adapter: AdapterDescription,
+    languageFeatures: ReadonlySet<string> = new Set(),
+  ) {
     this.gpu = gpu;
     this.adapter = adapter;
     this.features = new Set(gpu.features as unknown as Iterable<string>);
+    this.wgslLanguageFeatures = languageFeatures;
     this.limits = gpu.limits;
     this.#batch = new CommandBatch(gpu, () => this.#submit());
     this.#lostSignal = new Promise<never>((_, reject) => {
@@ -246,7 +260,9 @@ export class WebGpuDevice implements TensorOwner {
   }
 
   #checkFeatures(plan: KernelPlan): void {
-    const missing = plan.artifact.features.filter((f) => !this.features.has(f));
+    const missing = plan.artifact.features.filter(
+      (f) => !this.features.has(f) && !this.wgslLanguageFeatures.has(f),
+    );
     if (missing.length > 0) {
       throw new LaunchError(
         `launch of '${plan.artifact.kernel}': the kernel needs device feature(s) ${missing.map((f) => `'${f}'`).join(', ')}, ` +

@@ -20,7 +20,10 @@ const COMPUTE_LIMITS = [
 export interface FeatureOptions {
   /** 'auto' (the default): every useful feature the adapter has. A list: exactly these (each must exist). */
   readonly requiredFeatures?: 'auto' | readonly string[];
-  /** Features never to request, even under 'auto' (tests use it to force the fallback variants). */
+  /**
+   * Features never to request, even under 'auto' (tests use it to force the fallback variants); WGSL
+   * language features named here are left out of the device's `wgslLanguageFeatures`.
+   */
   readonly disableFeatures?: readonly string[];
 }
 

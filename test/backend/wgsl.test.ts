@@ -806,7 +806,8 @@ describe('compileWgsl', () => {
     b.threads(64);
     const s = b.shared(f32, [48, 64], 'stage');
     b.storeShared(s, b.load('x', [0, 0], [48, 64]));
-    b.store('y', [0], b.reduce('sum', b.load('x', [0, 0], [32, 64]), 0));
+    // A transpose stages its source (32 x 64 f32: 8192 bytes of scratch).
+    b.store('y', [0], b.reduce('sum', b.transpose(b.load('x', [0, 0], [32, 64])), 1));
     expect(() => compileWgsl(b.build())).toThrow(
       /kernel 'big'.*20480 bytes.*shared tile %stage\.0 f32\[48, 64\].*scratch for staging %x\.\d+.*smaller tiles/,
     );

@@ -73,6 +73,46 @@ export function wgslCast(from: DType, to: DType): WgslFunction | undefined {
   );
 }
 
+/** Whether `d` is IEEE binary16, the format of WGSL's native `f16`. */
+export function isIeeeF16(d: DType): boolean {
+  return d.kind === 'float' && d.exponentBits === 5 && d.mantissaBits === 10 && d.rule === 'ieee';
+}
+
+/**
+ * `fn tv_decode_f16_native(p: u32) -> f32` (needs `enable f16;`): normal numbers through WGSL's f16 (a
+ * normal f16 converts to f32 exactly on every implementation); zero, subnormals (which a device may
+ * flush), Inf and NaN (which it may assume absent) by the integer path of `decode_f16`. Exact.
+ */
+export function wgslDecodeNativeF16(d: FloatDType): WgslFunction {
+  if (!isIeeeF16(d)) throw new Error(`internal: tv_decode_f16_native for ${d.name}`);
+  return declare('tv_decode_f16_native', 'p', 'u32', 'f32', () => [
+    'let e = p & 0x7c00u;',
+    'if e != 0u && e != 0x7c00u { // normal: one native conversion, exact',
+    '  return f32(bitcast<vec2<f16>>(p & 0xffffu).x);',
+    '}',
+    ...decodeFloatLines(d),
+  ]);
+}
+
+/**
+ * `fn tv_encode_f16_native(v: f32) -> u32` (needs `enable f16;`): a value that is a normal f16 exactly
+ * (the registers of f16 tiles hold f16 values) through WGSL's f16; anything that would need rounding
+ * (WGSL lets the conversion pick either neighbour), overflow (indeterminate in WGSL), a subnormal,
+ * zero, Inf or NaN by the integer path of `encode_f16`. Exact.
+ */
+export function wgslEncodeNativeF16(d: FloatDType): WgslFunction {
+  if (!isIeeeF16(d)) throw new Error(`internal: tv_encode_f16_native for ${d.name}`);
+  return declare('tv_encode_f16_native', 'v', 'f32', 'u32', () => [
+    'let v_bits = bitcast<u32>(v);',
+    'let v_mag = v_bits & 0x7fffffffu;',
+    '// in [2^-14, 65504] with the 13 mantissa bits f16 lacks all zero: a normal f16 exactly',
+    'if v_mag >= 0x38800000u && v_mag <= 0x477fe000u && (v_bits & 0x1fffu) == 0u {',
+    '  return bitcast<u32>(vec2<f16>(f16(v), 0.0h)) & 0xffffu;',
+    '}',
+    ...encodeFloatLines(d),
+  ]);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Declarations and literals
 

@@ -6,9 +6,31 @@ import type { GlobalParam, Program, Stmt, TileVar } from '../../ir/program.js';
 import type { ScalarExpr } from '../../ir/scalar.js';
 import { numel } from '../../ir/shapes.js';
 import { i32Expr, type Reg, reg, type ScalarScope, scalarExpr } from './expr.js';
+import { inferLayouts } from './layout-inference.js';
+import {
+  CYCLIC,
+  type Holder,
+  holder,
+  type LayoutCode,
+  layoutCode,
+  localSlots,
+  type Placement,
+  placementName,
+  sameHolding,
+  slotMapExpr,
+} from './layouts.js';
 import { Namer } from './names.js';
 import type { SubgroupReduce } from './subgroups.js';
-import { at, declareTile, eachElement, fromBits, makeTile, type TileInfo, toBits } from './tiles.js';
+import {
+  at,
+  declareTile,
+  eachElement,
+  fromBits,
+  makeTile,
+  type TileInfo,
+  type TileLayout,
+  toBits,
+} from './tiles.js';
 import { Helpers, Writer } from './writer.js';
 
 /** Bytes of workgroup memory a shader may use (WebGPU's default maxComputeWorkgroupStorageSize). */
@@ -67,6 +89,12 @@ export class Gen {
   /** The scalar variables of main: `name:dtype` -> WGSL name. */
   private readonly scalars = new Map<string, string>();
   private readonly tiles = new Map<TileVar, TileInfo>();
+  /** Placements of the register tiles (user layouts and layout inference). */
+  readonly placements: ReadonlyMap<TileVar, Placement>;
+  /** Hoisted index code per layout (keyed by its modes). */
+  private readonly layoutCodes = new Map<string, LayoutCode>();
+  /** Layout conversions through workgroup memory (inserted where two uses disagree). */
+  readonly stats = { conversions: 0 };
 
   readonly mainScope: ScalarScope = {
     variable: (name, dtype) => {
@@ -101,6 +129,7 @@ export class Gen {
     readonly subgroupReduce: SubgroupReduce = 'auto',
   ) {
     this.threads = program.threads;
+    this.placements = inferLayouts(program);
     // Accesses of a tensor the block stores to must be ordered as the VM orders them: a store before
     // another thread's later load or store of the same elements, and a load before another thread's
     // later store (another access anywhere in the program, or the same one in the next iteration).
@@ -153,19 +182,48 @@ export class Gen {
   tile(v: TileVar): TileInfo {
     let t = this.tiles.get(v);
     if (!t) {
-      t = makeTile(v, this.namer.take(`${v.name}_${v.id}`), v.type.dtype, v.type.shape, this.threads);
+      const placement = this.placements.get(v) ?? CYCLIC;
+      const name = this.namer.take(`${v.name}_${v.id}`);
+      t = makeTile(v, name, v.type.dtype, v.type.shape, this.threads, placement);
       this.tiles.set(v, t);
-      this.decls.push(declareTile(t));
+      this.decls.push(`${declareTile(t)}${t.replicated ? '' : ` // ${placementName(placement)}`}`);
     }
     return t;
   }
 
   /** A fresh register tile for an intermediate value (declared in main). */
-  temp(base: string, dtype: DType, shape: readonly number[]): TileInfo {
-    const t = makeTile(undefined, this.namer.take(base), dtype, shape, this.threads);
-    this.decls.push(declareTile(t));
+  temp(base: string, dtype: DType, shape: readonly number[], placement: Placement = CYCLIC): TileInfo {
+    const t = makeTile(undefined, this.namer.take(base), dtype, shape, this.threads, placement);
+    this.decls.push(`${declareTile(t)}${t.replicated ? '' : ` // ${placementName(placement)}`}`);
     return t;
   }
+
+  /** The index code of a Layout placement; its thread part and replica test are hoisted lets. */
+  readonly layoutCode = (t: TileLayout): LayoutCode => {
+    if (t.placement.kind !== 'layout') throw new Error('internal: layoutCode of a cyclic tile');
+    const l = t.placement.layout;
+    const key = `${l.shape.join(',')}|${l.modes.map((m) => `${m.dim}:${m.size}`).join(',')}|${l.threadModes.join(',')}|${l.localModes.join(',')}`;
+    let c = this.layoutCodes.get(key);
+    if (!c) {
+      const raw = layoutCode(l);
+      const id = this.layoutCodes.size;
+      let threadPart = raw.threadPart;
+      if (threadPart !== '0u' && threadPart !== 'tid') {
+        threadPart = this.namer.take(`lt${id}`);
+        this.decls.push(
+          `let ${threadPart} = ${raw.threadPart}; // ${placementName(t.placement)}: tid's part of el`,
+        );
+      }
+      let primary = raw.primary;
+      if (primary !== undefined) {
+        primary = this.namer.take(`lt${id}_first`);
+        this.decls.push(`let ${primary} = ${raw.primary}; // first holder of its elements`);
+      }
+      c = { threadPart, localPart: raw.localPart, primary };
+      this.layoutCodes.set(key, c);
+    }
+    return c;
+  };
 
   sharedTile(v: TileVar): SharedInfo {
     let s = this.shared.get(v);
@@ -192,7 +250,7 @@ export class Gen {
   }
 
   each(t: TileInfo, body: (slot: string, el: string) => void, oneThread = false): void {
-    eachElement(this.w, t, this.threads, body, oneThread);
+    eachElement(this.w, t, this.threads, body, oneThread, this.layoutCode);
   }
 
   /**
@@ -213,10 +271,15 @@ export class Gen {
       base += t.n;
       staged = true;
       const index = (i: string) => (offset === 0 ? i : `${offset}u + ${i}`);
-      this.each(t, (slot, el) => {
-        const x = at(t, slot);
-        this.w.line(`scratch[${index(el)}] = ${pattern ? pattern(t, x) : toBits(t.reg, x)};`);
-      });
+      // One writer per element: replicas hold the same value.
+      this.each(
+        t,
+        (slot, el) => {
+          const x = at(t, slot);
+          this.w.line(`scratch[${index(el)}] = ${pattern ? pattern(t, x) : toBits(t.reg, x)};`);
+        },
+        true,
+      );
       return {
         read: (flat) => (pattern ? `scratch[${index(flat)}]` : fromBits(t.reg, `scratch[${index(flat)}]`)),
       };
@@ -225,7 +288,10 @@ export class Gen {
       this.scratchWords = base;
       this.scratchFor = tiles.filter((t) => !t.replicated);
     }
-    if (staged) this.w.line('workgroupBarrier();');
+    if (staged) {
+      this.w.line('workgroupBarrier();');
+      this.stagings++;
+    }
     this.pendingUnstage = staged;
     return sources;
   }
@@ -237,6 +303,103 @@ export class Gen {
     if (this.pendingUnstage) this.w.line('workgroupBarrier();');
     this.pendingUnstage = false;
   }
+
+  private readonly holders = new Map<TileLayout & { readonly shape: readonly number[] }, Holder>();
+  private readonly slotTables = new Map<string, string>();
+
+  /** The compile-time view of a tile's placement (which thread holds which element where). */
+  holderOf(t: TileInfo): Holder {
+    let h = this.holders.get(t);
+    if (!h) {
+      h = holder(t.shape, t.placement, this.threads);
+      this.holders.set(t, h);
+    }
+    return h;
+  }
+
+  /** Whether `a` and `b` hold the same element in the same (thread, slot) everywhere. */
+  sameHolding(a: TileInfo, b: TileInfo): boolean {
+    if (a.placement === b.placement && a.n === b.n) return true;
+    if (
+      a.placement.kind === 'layout' &&
+      b.placement.kind === 'layout' &&
+      a.placement.layout.equals(b.placement.layout)
+    )
+      return true;
+    return sameHolding(this.holderOf(a), this.holderOf(b), this.threads);
+  }
+
+  /**
+   * For each slot of `dst`: the slot of `src` that holds, in the same thread, element `index(flat)`
+   * of `src` for dst's element `flat`; undefined when that element lives in another thread.
+   */
+  slotMap(dst: TileInfo, src: TileInfo, index: (flat: number) => number): number[] | undefined {
+    if (src.replicated) return new Array<number>(dst.slots).fill(0);
+    const table = localSlots(this.holderOf(dst), this.holderOf(src), this.threads, (f) => [index(f)]);
+    return table?.map((r) => r[0] ?? 0);
+  }
+
+  /** A slot map as a u32 expression of `slot`: arithmetic where it has a simple form, else a table. */
+  slotExpr(map: readonly number[]): (slot: string) => string {
+    const simple = slotMapExpr(map, 'slot');
+    if (simple !== undefined) return (slot) => slotMapExpr(map, slot)!;
+    const key = map.join(',');
+    let name = this.slotTables.get(key);
+    if (!name) {
+      name = this.namer.take(`slot_map${this.slotTables.size}`);
+      this.slotTables.set(key, name);
+      const type = `array<u32, ${map.length}>`;
+      this.helpers.use({
+        name,
+        code: `// slot of an operand per slot of the result (a thread-local layout change)
+var<private> ${name}: ${type} = ${type}(${map.map((x) => `${x}u`).join(', ')});`,
+      });
+    }
+    const table = name;
+    return (slot) => `${table}[${slot}]`;
+  }
+
+  /**
+   * A fresh tile with placement `target` holding `src`'s values, moved through the scratch array
+   * where they live in other threads (counted as a layout conversion); `index` maps a result
+   * element to the src element it takes (broadcasts), the identity by default.
+   */
+  convert(
+    src: TileInfo,
+    target: { readonly shape: readonly number[]; readonly placement: Placement },
+    index?: (el: string) => string,
+  ): TileInfo {
+    const t = this.temp(`${src.name}_cv`, src.dtype, target.shape, target.placement);
+    if (src.replicated) {
+      this.each(t, (slot) => this.w.line(`${at(t, slot)} = ${src.name};`));
+      return t;
+    }
+    this.stats.conversions++;
+    this.w.comment(
+      `layout conversion through workgroup memory: ${placementName(src.placement)} -> ${placementName(t.placement)}`,
+    );
+    const [read] = this.stage([src]);
+    this.each(t, (slot, el) => this.w.line(`${at(t, slot)} = ${read.read(index ? index(el) : el)};`));
+    this.unstage();
+    this.stagings--; // counted as the conversion
+    return t;
+  }
+
+  /**
+   * `v` as a tile variable whose register tile holds each element where `like` does: `v` itself,
+   * or a converted copy under a fresh variable (for emitters that index both at one slot).
+   */
+  matching(v: TileVar, like: TileInfo): TileVar {
+    const t = this.tile(v);
+    if (t.replicated || (t.n === like.n && this.sameHolding(t, like))) return v;
+    const c = this.convert(t, like);
+    const fresh: TileVar = { id: -1 - this.tiles.size, name: c.name, type: { ...v.type, layout: undefined } };
+    this.tiles.set(fresh, c);
+    return fresh;
+  }
+
+  /** Stagings of the scratch array that are part of an op (not layout conversions). */
+  stagings = 0;
 
   /** Bytes of workgroup memory: shared tiles and the scratch array, 4 bytes per element. */
   workgroupBytes(): number {

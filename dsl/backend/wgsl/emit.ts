@@ -1,42 +1,67 @@
 // One emitter per VM instruction. The table is checked against StmtOp, so an instruction the backend
 // does not know fails to compile (tsc), not at run time.
 //
-// Elementwise ops (operands of the result's element count), cast, copy, reshape and unsqueeze are
-// thread-local: element e of every operand lives in the same thread and slot. Ops that need elements
-// other threads hold (a broadcast operand, broadcast, repeat, transpose, view, reduce, dot) stage the
-// source through the workgroup scratch array (Gen.stage): write, barrier, read, barrier.
+// Elementwise ops, cast, copy, reshape, unsqueeze, broadcast and convert_layout read each operand
+// element from the thread that holds the result element whenever the placements allow it (layout
+// inference arranges that), through a slot map; otherwise the operand is first converted through
+// workgroup memory (Gen.convert, counted). A reduction whose rows lie in one thread folds its own
+// registers. Ops that need elements other threads hold by nature (repeat, transpose, view across
+// widths, dot, other reductions) stage the source through the workgroup scratch array (Gen.stage):
+// write, barrier, read, barrier.
 import { i32 } from '../../dtype.js';
 import { printStmtHead } from '../../ir/print.js';
 import type { Stmt, StmtOp, TileVar } from '../../ir/program.js';
 import { numel } from '../../ir/shapes.js';
+import { sharedWords } from './budget.js';
 import { wgslDecode, wgslEncode } from './codec.js';
-import type { Gen } from './context.js';
+import { type Gen, WORKGROUP_STORAGE_LIMIT } from './context.js';
+import { emitPackedDot } from './dot4.js';
 import { binaryExpr, castExpr, condition, convertedScalar, literal, rounded, unaryExpr } from './expr.js';
 import { emitLoadGlobal, emitLoadShared, emitStoreGlobal, emitStoreShared } from './memory.js';
+import { reduceInThreads } from './reduce-local.js';
 import { emitSubgroupReduce } from './subgroups.js';
-import { at, coords, linear, stridesOf, type TileInfo } from './tiles.js';
+import { at, coords, fromBits, linear, stridesOf, type TileInfo, toBits } from './tiles.js';
 
 type EmitFn<K extends StmtOp> = (g: Gen, s: Extract<Stmt, { op: K }>) => void;
 type EmitterTable = { readonly [K in StmtOp]: EmitFn<K> };
 
+/** The flat index into `src` (shape) of the element a broadcast to `dst` reads for dst's `flat`. */
+function broadcastIndex(dst: readonly number[], src: readonly number[]): (flat: number) => number {
+  const off = dst.length - src.length;
+  const dstStrides = stridesOf(dst);
+  const srcStrides = stridesOf(src);
+  return (flat) => {
+    let f = 0;
+    for (let j = 0; j < src.length; j++) {
+      if (src[j] === 1) continue;
+      f += (Math.floor(flat / dstStrides[j + off]) % dst[j + off]) * srcStrides[j];
+    }
+    return f;
+  };
+}
+
 /**
- * An operand of an elementwise op with result shape `shape`, readable at the result's slots: itself
- * when it has the result's element count (broadcasting then keeps the flat order) or one element
- * (replicated), else first broadcast into a temporary tile through the scratch array.
+ * An operand `x` of an elementwise op with result `dst` (x broadcast to dst's shape), readable at
+ * the result's slots: x's own registers when this thread holds what it needs (a slot map), else a
+ * copy converted to dst's placement through workgroup memory.
  */
-function operand(g: Gen, x: TileInfo, shape: readonly number[]): (slot: string) => string {
+function operand(g: Gen, x: TileInfo, dst: TileInfo, reshape = false): (slot: string) => string {
   if (x.replicated) return () => x.name;
-  if (x.n === numel(shape)) return (slot) => at(x, slot);
-  const t = g.temp(`${x.name}_b`, x.dtype, shape);
-  gatherBroadcast(g, t, x);
+  if (x.n === dst.n && g.sameHolding(x, dst)) return (slot) => at(x, slot);
+  const map = g.slotMap(dst, x, reshape ? (f) => f : broadcastIndex(dst.shape, x.shape));
+  if (map) {
+    const expr = g.slotExpr(map);
+    return (slot) => at(x, expr(slot));
+  }
+  const t = reshape ? g.convert(x, dst) : broadcastThrough(g, x, dst);
   return (slot) => at(t, slot);
 }
 
-/** dst = src broadcast to dst's shape (stretching size-1 dims, adding leading dims). */
-function gatherBroadcast(g: Gen, dst: TileInfo, src: TileInfo): void {
+/** `src` broadcast to dst's shape and placement through workgroup memory (a layout conversion). */
+function broadcastThrough(g: Gen, src: TileInfo, dst: TileInfo): TileInfo {
   const off = dst.shape.length - src.shape.length;
   const srcStrides = stridesOf(src.shape);
-  gather(g, dst, src, (el) => {
+  return g.convert(src, dst, (el) => {
     const c = coords(el, dst.shape);
     return linear(src.shape.map((dim, j) => [c[j + off], dim === 1 ? 0 : srcStrides[j]] as const));
   });
@@ -53,11 +78,21 @@ function gather(g: Gen, dst: TileInfo, src: TileInfo, index: (el: string) => str
   g.unstage();
 }
 
-/** dst = src where both hold the same elements in the same order (arrays of one WGSL type). */
+/**
+ * dst = src with the same elements in row-major order (copy, reshape, unsqueeze, convert_layout, a
+ * broadcast that adds only size-1 dims): a whole-array assignment where both hold each element in
+ * the same thread and slot, per slot where the thread holds it elsewhere, else a conversion.
+ */
 function assign(g: Gen, s: { readonly dst: TileVar; readonly src: TileVar }): void {
   const src = g.tile(s.src);
   const dst = g.tile(s.dst);
-  if (dst !== src) g.w.line(`${dst.name} = ${src.name};`);
+  if (dst === src) return;
+  if (src.slots === dst.slots && g.sameHolding(src, dst)) {
+    g.w.line(`${dst.name} = ${src.name};`);
+    return;
+  }
+  const x = operand(g, src, dst, true);
+  g.each(dst, (slot) => g.w.line(`${at(dst, slot)} = ${x(slot)};`));
 }
 
 /** `u32 expression + k` without writing `+ 0u`. */
@@ -69,11 +104,14 @@ function plus(x: string, k: string): string {
 
 const EMITTERS = {
   load_global: (g, s) => {
-    emitLoadGlobal(g, s);
+    // memory.ts reads the mask at the destination's slots.
+    const mask = s.mask ? g.matching(s.mask, g.tile(s.dst)) : undefined;
+    emitLoadGlobal(g, mask === s.mask ? s : { ...s, mask });
     if (g.accessNeedsBarrier(s.param)) g.w.line(`storageBarrier(); // ${s.param} is stored to later`);
   },
   store_global: (g, s) => {
-    emitStoreGlobal(g, s);
+    const mask = s.mask ? g.matching(s.mask, g.tile(s.src)) : undefined;
+    emitStoreGlobal(g, mask === s.mask ? s : { ...s, mask });
     if (g.accessNeedsBarrier(s.param)) g.w.line(`storageBarrier(); // ${s.param} is accessed again`);
   },
   alloc_shared: (g, s) => {
@@ -111,8 +149,9 @@ const EMITTERS = {
   cast: (g, s) => {
     const src = g.tile(s.src);
     const dst = g.tile(s.dst);
+    const x = operand(g, src, dst);
     g.each(dst, (slot) =>
-      g.w.line(`${at(dst, slot)} = ${castExpr(g.helpers, src.dtype, dst.dtype, at(src, slot))};`),
+      g.w.line(`${at(dst, slot)} = ${castExpr(g.helpers, src.dtype, dst.dtype, x(slot))};`),
     );
   },
   view: (g, s) => {
@@ -123,7 +162,8 @@ const EMITTERS = {
     const decode = g.helpers.use(wgslDecode(dst.dtype));
     const encode = g.helpers.use(wgslEncode(src.dtype));
     if (ka === kb) {
-      g.each(dst, (slot) => g.w.line(`${at(dst, slot)} = ${decode}(${encode}(${at(src, slot)}));`));
+      const x = operand(g, src, dst);
+      g.each(dst, (slot) => g.w.line(`${at(dst, slot)} = ${decode}(${encode}(${x(slot)}));`));
       return;
     }
     // Each dst element takes bits [j kb, (j + 1) kb) of its row's bit string, from the src elements
@@ -153,36 +193,34 @@ const EMITTERS = {
   unary: (g, s) => {
     const src = g.tile(s.src);
     const dst = g.tile(s.dst);
-    g.each(dst, (slot) =>
-      g.w.line(`${at(dst, slot)} = ${unaryExpr(g.helpers, s.fn, src.dtype, at(src, slot))};`),
-    );
+    const x = operand(g, src, dst);
+    g.each(dst, (slot) => g.w.line(`${at(dst, slot)} = ${unaryExpr(g.helpers, s.fn, src.dtype, x(slot))};`));
   },
   binary: (g, s) => {
-    const shape = s.dst.type.shape;
-    const a = operand(g, g.tile(s.a), shape);
-    const b = operand(g, g.tile(s.b), shape);
     const dst = g.tile(s.dst);
+    const a = operand(g, g.tile(s.a), dst);
+    const b = operand(g, g.tile(s.b), dst);
     g.each(dst, (slot) =>
       g.w.line(`${at(dst, slot)} = ${binaryExpr(g.helpers, s.fn, s.a.type.dtype, a(slot), b(slot))};`),
     );
   },
   select: (g, s) => {
-    const shape = s.dst.type.shape;
-    const c = operand(g, g.tile(s.cond), shape);
-    const a = operand(g, g.tile(s.a), shape);
-    const b = operand(g, g.tile(s.b), shape);
     const dst = g.tile(s.dst);
+    const c = operand(g, g.tile(s.cond), dst);
+    const a = operand(g, g.tile(s.a), dst);
+    const b = operand(g, g.tile(s.b), dst);
     g.each(dst, (slot) => g.w.line(`${at(dst, slot)} = select(${b(slot)}, ${a(slot)}, ${c(slot)});`));
   },
   reshape: assign,
   unsqueeze: assign,
   copy: assign,
-  convert_layout: assign, // one layout for every tile
+  convert_layout: assign, // free where the thread holds the element already, else a conversion
   broadcast: (g, s) => {
     const src = g.tile(s.src);
     const dst = g.tile(s.dst);
-    if (src.n === dst.n) g.w.line(`${dst.name} = ${src.name};`);
-    else gatherBroadcast(g, dst, src);
+    if (src.n === dst.n) return assign(g, s);
+    const x = operand(g, src, dst);
+    g.each(dst, (slot) => g.w.line(`${at(dst, slot)} = ${x(slot)};`));
   },
   repeat: (g, s) => {
     const src = g.tile(s.src);
@@ -203,6 +241,8 @@ const EMITTERS = {
     });
   },
   reduce: (g, s) => {
+    if (g.subgroupReduce === 'always' && emitSubgroupReduce(g, s, 'always')) return;
+    if (reduceInThreads(g, s)) return;
     if (emitSubgroupReduce(g, s, g.subgroupReduce)) return;
     const src = g.tile(s.src);
     const dst = g.tile(s.dst);
@@ -210,35 +250,55 @@ const EMITTERS = {
     const inner = numel(src.shape.slice(s.axis + 1));
     const from = src.dtype;
     const to = dst.dtype;
+    // A result element several threads hold is computed once, by its first holder, and handed to the
+    // others through the scratch array after the staged source (cheaper than a whole row each).
+    const once =
+      !src.replicated &&
+      (sharedWords(g.program) + src.n + dst.n) * 4 <= WORKGROUP_STORAGE_LIMIT &&
+      (dst.replicated ? g.threads > 1 : dst.placement.kind === 'layout' && !!g.layoutCode(dst).primary);
     const [read] = g.stage([src]);
-    g.each(dst, (slot, el) => {
-      // Output element el = (outer o, inner i) reads src[(o len + r) inner + i], r = 0 .. len - 1.
-      const base =
-        el === '0u'
-          ? '0u'
-          : inner === 1
-            ? `${el} * ${len}u`
-            : linear([
-                [`(${el} / ${inner}u)`, len * inner],
-                [`(${el} % ${inner}u)`, 1],
-              ]);
-      g.w.line(`let base = ${base};`);
-      const item = (r: string) => castExpr(g.helpers, from, to, read.read(plus('base', r)));
-      if (s.fn === 'sum') g.w.line(`var acc = ${literal(g.helpers, to, 0)};`);
-      else g.w.line(`var acc = ${item('0u')};`);
-      const first = s.fn === 'sum' ? 0 : 1;
-      if (len > first) {
-        const op = s.fn === 'sum' ? 'add' : s.fn;
-        const r = inner === 1 ? 'red' : `red * ${inner}u`;
-        g.w.block(`for (var red = ${first}u; red < ${len}u; red++)`, () => {
-          g.w.line(`acc = ${binaryExpr(g.helpers, op, to, 'acc', item(r))};`);
-        });
-      }
-      g.w.line(`${at(dst, slot)} = acc;`);
-    });
+    const out = src.n; // results follow the staged source
+    if (once && out + dst.n > g.scratchWords) g.scratchWords = out + dst.n;
+    g.each(
+      dst,
+      (slot, el) => {
+        // Output element el = (outer o, inner i) reads src[(o len + r) inner + i], r = 0 .. len - 1.
+        const base =
+          el === '0u'
+            ? '0u'
+            : inner === 1
+              ? `${el} * ${len}u`
+              : linear([
+                  [`(${el} / ${inner}u)`, len * inner],
+                  [`(${el} % ${inner}u)`, 1],
+                ]);
+        g.w.line(`let base = ${base};`);
+        const item = (r: string) => castExpr(g.helpers, from, to, read.read(plus('base', r)));
+        if (s.fn === 'sum') g.w.line(`var acc = ${literal(g.helpers, to, 0)};`);
+        else g.w.line(`var acc = ${item('0u')};`);
+        const first = s.fn === 'sum' ? 0 : 1;
+        if (len > first) {
+          const op = s.fn === 'sum' ? 'add' : s.fn;
+          const r = inner === 1 ? 'red' : `red * ${inner}u`;
+          g.w.block(`for (var red = ${first}u; red < ${len}u; red++)`, () => {
+            g.w.line(`acc = ${binaryExpr(g.helpers, op, to, 'acc', item(r))};`);
+          });
+        }
+        if (once) g.w.line(`scratch[${plus(`${out}u`, el)}] = ${toBits(dst.reg, 'acc')};`);
+        else g.w.line(`${at(dst, slot)} = acc;`);
+      },
+      once,
+    );
+    if (once) {
+      g.w.line('workgroupBarrier();');
+      g.each(dst, (slot, el) =>
+        g.w.line(`${at(dst, slot)} = ${fromBits(dst.reg, `scratch[${plus(`${out}u`, el)}]`)};`),
+      );
+    }
     g.unstage();
   },
   dot: (g, s) => {
+    if (emitPackedDot(g, s)) return;
     const a = g.tile(s.a);
     const b = g.tile(s.b);
     const c = g.tile(s.c);
@@ -247,11 +307,12 @@ const EMITTERS = {
     const N = b.shape[1];
     const from = a.dtype;
     const acc = c.dtype;
+    const cv = operand(g, c, dst);
     const [ra, rb] = g.stage([a, b]);
     g.each(dst, (slot, el) => {
       const i = el === '0u' || M === 1 ? '0u' : N === 1 ? el : `(${el} / ${N}u)`;
       const j = el === '0u' || N === 1 ? '0u' : M === 1 ? el : `(${el} % ${N}u)`;
-      g.w.line(`var acc = ${at(c, slot)};`);
+      g.w.line(`var acc = ${cv(slot)};`);
       const av = (k: string) =>
         castExpr(g.helpers, from, acc, ra.read(plus(i === '0u' ? '0u' : `${i} * ${K}u`, k)));
       const bv = (k: string) =>

@@ -9,6 +9,7 @@ import { applyBinary, applyUnary, normalize } from '../../interp/elementwise.js'
 import type { BinaryOp, UnaryOp } from '../../ir/ops.js';
 import type { ScalarExpr } from '../../ir/scalar.js';
 import { registerType, wgslCast, wgslRound } from './codec.js';
+import { nativeF16Binary } from './f16.js';
 import {
   cdivI32,
   cdivU32,
@@ -159,6 +160,8 @@ export function binaryExpr(h: Helpers, op: BinaryOp, d: DType, a: string, b: str
 }
 
 function floatBinary(h: Helpers, op: BinaryOp, d: FloatDType, a: string, b: string): string {
+  const native = nativeF16Binary(h, op, d, a, b);
+  if (native !== undefined) return native;
   switch (op) {
     case 'add':
     case 'sub':

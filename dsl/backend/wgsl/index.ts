@@ -9,6 +9,13 @@ import { validateProgram } from '../../ir/validate.js';
 import { Gen, WORKGROUP_STORAGE_LIMIT } from './context.js';
 import { emitBody } from './emit.js';
 import { reg, rounded } from './expr.js';
+import {
+  featureDirectives,
+  PACKED_DOT_FEATURE,
+  SHADER_F16,
+  setFeatureChoices,
+  usedFeatures,
+} from './features.js';
 import { fnv1a64 } from './hash.js';
 import { Namer } from './names.js';
 import { type SubgroupReduce, subgroupPrologue } from './subgroups.js';
@@ -24,12 +31,28 @@ export interface WgslOptions {
    * (long rows), 'always' wherever it is valid (tests and benchmarks).
    */
   readonly subgroupReduce?: SubgroupReduce;
+  /**
+   * WGSL language features available (navigator.gpu.wgslLanguageFeatures; the runtime's
+   * device.wgslLanguageFeatures). 'packed_4x8_integer_dot_product' lowers dots of 8-bit-or-narrower
+   * integer tiles to dot4I8Packed / dot4U8Packed (dot4.ts).
+   */
+  readonly languageFeatures?: ReadonlySet<string>;
+  /** 'off' forces the fallbacks of feature-dependent paths (features.ts); 'auto' (the default) uses what is available. */
+  readonly packedDot?: 'auto' | 'off';
+  readonly nativeF16?: 'auto' | 'off';
+  /** Grouped 4-word loads of tensors the program never stores to (vec4.ts); 'always' wherever valid. */
+  readonly vec4Loads?: 'auto' | 'always' | 'off';
 }
 
 /** Compiles a (valid) VM program to WGSL with its binding and uniform metadata. */
 export function compileWgsl(program: Program, options: WgslOptions = {}): WgslArtifact {
   validateProgram(program);
   const g = new Gen(program, options.features, options.subgroupReduce);
+  setFeatureChoices(g.helpers, {
+    packedDot: options.packedDot !== 'off' && (options.languageFeatures?.has(PACKED_DOT_FEATURE) ?? false),
+    nativeF16: options.nativeF16 !== 'off' && (options.features?.has(SHADER_F16) ?? false),
+    vec4Loads: options.vec4Loads ?? 'auto',
+  });
   const fields = new Namer();
 
   // Storage buffers, in param order; the uniform struct comes last.
@@ -116,7 +139,7 @@ export function compileWgsl(program: Program, options: WgslOptions = {}): WgslAr
     grid: program.grid.map(printScalar),
     uniforms,
     uniformBinding,
-    features: g.subgroupsUsed ? ['subgroups'] : [],
+    features: [...(g.subgroupsUsed ? ['subgroups'] : []), ...usedFeatures(g.helpers)],
   };
   return { ...body, hash: fnv1a64(JSON.stringify(body)) };
 }
@@ -145,9 +168,12 @@ function assemble(g: Gen, uniformBinding: number): string {
     .map(([k, v]) => `${k} = ${v}`)
     .join(', ');
   if (g.subgroupsUsed) out.push('enable subgroups;', '');
+  const directives = featureDirectives(g.helpers);
+  if (directives.length > 0) out.push(...directives, '');
   out.push(
     `// tilevm kernel '${p.name}'${consts ? ` (consts ${consts})` : ''}: generated WGSL, do not edit.`,
     `// grid(${p.grid.map(printScalar).join(', ')}), ${p.threads} threads per block, one workgroup per block.`,
+    `// layout conversions through workgroup memory: ${g.stats.conversions}; ops staged through it: ${g.stagings}.`,
     '',
     'struct Params {',
     ...g.uniforms.map(

@@ -13,10 +13,11 @@
 
 import { normalize } from '../../interp/elementwise.js';
 import type { LoadGlobal, LoadShared, StoreGlobal, StoreShared } from '../../ir/program.js';
-import { wgslDecode, wgslEncode } from './codec.js';
 import type { Gen, GlobalInfo } from './context.js';
 import { literal } from './expr.js';
+import { decoder, encoder } from './f16.js';
 import { at, coords, stridesOf } from './tiles.js';
+import { emitGroupedLoad } from './vec4.js';
 import type { HelperFn } from './writer.js';
 
 /** The flat index `<p>_index` returns for a multi-index outside the tensor. */
@@ -27,7 +28,7 @@ function hex(n: number): string {
 }
 
 /** `<p>_index(i0, i1, ...)`: the flat index of an element, or NONE when any index is out of range. */
-function indexFn(g: Gen, info: GlobalInfo): HelperFn {
+export function indexFn(g: Gen, info: GlobalInfo): HelperFn {
   const name = info.fns.index;
   const rank = info.p.shape.length;
   const args = Array.from({ length: rank }, (_, d) => `i${d}: i32`).join(', ');
@@ -48,7 +49,7 @@ function indexFn(g: Gen, info: GlobalInfo): HelperFn {
 }
 
 /** The word and bit of element `flat` of a k-bit array, as lines defining `word` and `lo`. */
-function wordOf(k: number): string[] {
+export function wordOf(k: number): string[] {
   if (32 % k === 0) {
     const per = 32 / k;
     const log = Math.log2(per);
@@ -117,7 +118,7 @@ function storeFn(info: GlobalInfo): HelperFn {
 }
 
 /** Per element: the multi-index into the tensor (i32 expressions) of a tile at offsets o0, o1, .... */
-function tensorIndices(rank: number, tileShape: readonly number[], el: string): string[] {
+export function tensorIndices(rank: number, tileShape: readonly number[], el: string): string[] {
   const lead = rank - tileShape.length;
   const c = coords(el, tileShape);
   return Array.from({ length: rank }, (_, d) =>
@@ -125,20 +126,21 @@ function tensorIndices(rank: number, tileShape: readonly number[], el: string): 
   );
 }
 
-function declareOffsets(g: Gen, offsets: LoadGlobal['offsets']): void {
+export function declareOffsets(g: Gen, offsets: LoadGlobal['offsets']): void {
   offsets.forEach((o, d) => {
     g.w.line(`let o${d} = ${g.i32(o)};`);
   });
 }
 
 export function emitLoadGlobal(g: Gen, s: LoadGlobal): void {
+  if (emitGroupedLoad(g, s)) return;
   const info = g.globals.get(s.param)!;
   const dst = g.tile(s.dst);
   const mask = s.mask ? g.tile(s.mask) : undefined;
   const d = s.dst.type.dtype;
   const index = g.helpers.use(indexFn(g, info));
   const load = g.helpers.use(loadFn(info));
-  const decode = g.helpers.use(wgslDecode(d));
+  const decode = decoder(g.helpers, d);
   const other = literal(g.helpers, d, normalize(d, s.other ?? 0));
   g.w.block('', () => {
     declareOffsets(g, s.offsets);
@@ -161,7 +163,7 @@ export function emitStoreGlobal(g: Gen, s: StoreGlobal): void {
   const mask = s.mask ? g.tile(s.mask) : undefined;
   const index = g.helpers.use(indexFn(g, info));
   const store = g.helpers.use(storeFn(info));
-  const encode = g.helpers.use(wgslEncode(s.src.type.dtype));
+  const encode = encoder(g.helpers, s.src.type.dtype);
   g.w.block('', () => {
     declareOffsets(g, s.offsets);
     g.each(

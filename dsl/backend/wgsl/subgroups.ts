@@ -1,6 +1,7 @@
 // `reduce` with subgroup operations (device feature 'subgroups'): for reductions along the last axis
 // (the reduced elements of an output are consecutive), the whole workgroup reduces one output row at
-// a time. Each thread folds the row's elements it holds (cyclic layout, increasing index), the
+// a time. Each thread folds the row's elements it holds (in slot order; of replicated elements only
+// the first holder's count), the
 // subgroup combines them with subgroupAdd / subgroupMax / subgroupMin, each subgroup's first lane
 // writes its partial to the scratch array, and after one barrier the thread that holds the output
 // element folds the partials in subgroup order. No staging of the source, one barrier per row
@@ -61,16 +62,27 @@ export function emitSubgroupReduce(g: Gen, s: Reduce, mode: SubgroupReduce = 'au
     g.w.line(`let sg_hi = sg_lo + ${len}u;`);
     const identity = s.fn === 'sum' ? literal(g.helpers, to, 0) : s.fn === 'max' ? '0u' : '0xffffffffu';
     g.w.line(`var sg_acc = ${identity};`);
-    // The slots that hold the row's elements in some thread (bounds uniform: they depend on the row only).
-    const lo = row === '0u' ? '0u' : `sg_lo / ${T}u`;
-    const hi = `min(${src.slots}u, (sg_hi + ${T - 1}u) / ${T}u)`;
-    g.w.block(`for (var slot = ${lo}; slot < ${hi}; slot++)`, () => {
-      g.w.line(`let el = slot * ${T}u + tid;`);
-      g.w.block('if el >= sg_lo && el < sg_hi', () => {
-        if (s.fn === 'sum') g.w.line(`sg_acc = ${binaryExpr(g.helpers, 'add', to, 'sg_acc', item('slot'))};`);
-        else g.w.line(`sg_acc = ${s.fn}(sg_acc, ${key.to(item('slot'))});`);
+    const fold = (): void => {
+      if (s.fn === 'sum') g.w.line(`sg_acc = ${binaryExpr(g.helpers, 'add', to, 'sg_acc', item('slot'))};`);
+      else g.w.line(`sg_acc = ${s.fn}(sg_acc, ${key.to(item('slot'))});`);
+    };
+    if (src.placement.kind === 'layout') {
+      // Every slot of the thread (constant bounds); only the first holder of an element counts it.
+      const c = g.layoutCode(src);
+      const el = c.threadPart === '0u' ? c.localPart('slot') : `${c.threadPart} + ${c.localPart('slot')}`;
+      g.w.block(`for (var slot = 0u; slot < ${src.slots}u; slot++)`, () => {
+        g.w.line(`let el = ${el};`);
+        g.w.block(`if ${c.primary ? `${c.primary} && ` : ''}el >= sg_lo && el < sg_hi`, fold);
       });
-    });
+    } else {
+      // The slots that hold the row's elements in some thread (bounds uniform: they depend on the row only).
+      const lo = row === '0u' ? '0u' : `sg_lo / ${T}u`;
+      const hi = `min(${src.slots}u, (sg_hi + ${T - 1}u) / ${T}u)`;
+      g.w.block(`for (var slot = ${lo}; slot < ${hi}; slot++)`, () => {
+        g.w.line(`let el = slot * ${T}u + tid;`);
+        g.w.block('if el >= sg_lo && el < sg_hi', fold);
+      });
+    }
     const sgOp = { sum: 'subgroupAdd', max: 'subgroupMax', min: 'subgroupMin' }[s.fn];
     g.w.line(`let sg_res = ${sgOp}(sg_acc);`);
     const half = row === '0u' ? '' : `(${row} % 2u) * ${T}u + `;
@@ -78,7 +90,8 @@ export function emitSubgroupReduce(g: Gen, s: Reduce, mode: SubgroupReduce = 'au
       g.w.line(`scratch[${half}sg_id] = ${s.fn === 'sum' ? toBits(dst.reg, 'sg_res') : 'sg_res'};`);
     });
     g.w.line('workgroupBarrier();');
-    const owner = dst.replicated ? undefined : `tid == ${row} % ${T}u`;
+    const spread = !dst.replicated && dst.placement.kind === 'layout';
+    const owner = dst.replicated || spread ? undefined : `tid == ${row} % ${T}u`;
     const combine = () => {
       g.w.line(`var acc = ${identity};`);
       g.w.block('for (var sg_part = 0u; sg_part < sg_count; sg_part++)', () => {
@@ -87,8 +100,16 @@ export function emitSubgroupReduce(g: Gen, s: Reduce, mode: SubgroupReduce = 'au
           g.w.line(`acc = ${binaryExpr(g.helpers, 'add', to, 'acc', fromBits(dst.reg, word))};`);
         else g.w.line(`acc = ${s.fn}(acc, ${word});`);
       });
+      const value = s.fn === 'sum' ? 'acc' : key.from('acc');
+      if (spread) {
+        // Every thread folded the partials; the holders of the result element keep it.
+        g.each(dst, (slot, el) =>
+          g.w.block(`if ${el} == ${row}`, () => g.w.line(`${at(dst, slot)} = ${value};`)),
+        );
+        return;
+      }
       const target = dst.replicated ? dst.name : at(dst, `${row} / ${T}u`);
-      g.w.line(`${target} = ${s.fn === 'sum' ? 'acc' : key.from('acc')};`);
+      g.w.line(`${target} = ${value};`);
     };
     if (owner) g.w.block(`if ${owner}`, combine);
     else combine();

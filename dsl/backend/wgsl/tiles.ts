@@ -1,15 +1,17 @@
-// Register tiles in the generated WGSL: one fixed layout for every tile, and the building blocks of
-// every tile op (per-element loops, index arithmetic, staging through the workgroup scratch array).
+// Register tiles in the generated WGSL: where their elements live (a placement, layouts.ts) and the
+// building blocks of every tile op (per-element loops, index arithmetic, staging through the
+// workgroup scratch array).
 //
-// Layout: a tile of n elements is distributed cyclically over the T threads of the block by its
-// row-major flat index: element e lives in thread e % T at private slot e / T, so each thread holds
-// `var name: array<REG, ceil(n / T)>`. A tile of one element (0-d, [1], [1, 1], ...) is replicated
-// instead: every thread holds it in a plain `var name: REG`, so broadcasting it costs nothing. The IR's
-// layouts are ignored (layouts never change results).
+// Each thread holds its fragment of a tile in `var name: array<REG, slots>` (a plain `var` for one
+// slot). A tile of one element (0-d, [1], [1, 1], ...) is replicated: every thread holds it, so
+// broadcasting it costs nothing. Other tiles follow their placement: a Layout chosen by the user or
+// by layout inference (layout-inference.ts), or the cyclic fallback (element e in thread e % T, slot
+// e / T).
 import type { DType } from '../../dtype.js';
 import type { TileVar } from '../../ir/program.js';
 import { numel } from '../../ir/shapes.js';
 import { type Reg, reg } from './expr.js';
+import { CYCLIC, type LayoutCode, type Placement } from './layouts.js';
 import type { Writer } from './writer.js';
 
 /** Where a register tile's elements live. */
@@ -17,8 +19,9 @@ export interface TileLayout {
   readonly n: number;
   /** One element, held by every thread. */
   readonly replicated: boolean;
-  /** Private slots per thread: ceil(n / T) (1 when replicated). */
+  /** Private slots per thread. */
   readonly slots: number;
+  readonly placement: Placement;
 }
 
 export interface TileInfo extends TileLayout {
@@ -29,11 +32,16 @@ export interface TileInfo extends TileLayout {
   readonly shape: readonly number[];
 }
 
-export function tileLayout(shape: readonly number[], threads: number): TileLayout {
+export function tileLayout(
+  shape: readonly number[],
+  threads: number,
+  placement: Placement = CYCLIC,
+): TileLayout {
   const n = numel(shape);
-  return n === 1
-    ? { n, replicated: true, slots: 1 }
-    : { n, replicated: false, slots: Math.ceil(n / threads) };
+  if (n === 1) return { n, replicated: true, slots: 1, placement };
+  if (placement.kind === 'layout')
+    return { n, replicated: false, slots: placement.layout.localSize, placement };
+  return { n, replicated: false, slots: Math.ceil(n / threads), placement };
 }
 
 export function makeTile(
@@ -42,8 +50,9 @@ export function makeTile(
   dtype: DType,
   shape: readonly number[],
   threads: number,
+  placement: Placement = CYCLIC,
 ): TileInfo {
-  return { v, name, dtype, reg: reg(dtype), shape, ...tileLayout(shape, threads) };
+  return { v, name, dtype, reg: reg(dtype), shape, ...tileLayout(shape, threads, placement) };
 }
 
 /** The private declaration of a register tile: an array, or a plain variable for one slot. */
@@ -56,10 +65,13 @@ export function at(t: TileInfo, slot: string): string {
   return t.slots === 1 ? t.name : `${t.name}[${slot}]`;
 }
 
+/** The index arithmetic of a Layout placement, with its thread part hoisted (Gen.layoutCode). */
+export type LayoutCodeOf = (t: TileLayout) => LayoutCode;
+
 /**
  * Runs `body(slot, el)` for every element this thread holds: `el` is the element's row-major flat
- * index (a u32 expression), `slot` its private slot. A replicated tile's one element is computed by
- * every thread (el = 0u), or only by thread 0 with `oneThread` (stores to memory shared by the block).
+ * index (a u32 expression), `slot` its private slot. An element several threads hold is computed by
+ * each of them, or only by its first holder with `oneThread` (stores to memory shared by the block).
  */
 export function eachElement(
   w: Writer,
@@ -67,6 +79,7 @@ export function eachElement(
   threads: number,
   body: (slot: string, el: string) => void,
   oneThread = false,
+  code?: LayoutCodeOf,
 ): void {
   if (t.replicated) {
     if (oneThread) w.block('if tid == 0u', () => body('0u', '0u'));
@@ -100,6 +113,22 @@ export function eachElement(
       w.line('}');
     }
   };
+  if (t.placement.kind === 'layout') {
+    if (!code) throw new Error('internal: a layout placement needs its index code');
+    const c = code(t);
+    const guard = oneThread ? c.primary : undefined;
+    const inner = (): void => {
+      if (t.slots === 1) withEl(c.threadPart, '0u', undefined);
+      else
+        w.block(`for (var slot = 0u; slot < ${t.slots}u; slot++)`, () => {
+          const local = c.localPart('slot');
+          withEl(c.threadPart === '0u' ? local : `${c.threadPart} + ${local}`, 'slot', undefined);
+        });
+    };
+    if (guard) w.block(`if ${guard}`, inner);
+    else inner();
+    return;
+  }
   if (t.slots === 1) {
     // One element per thread at most: element tid.
     withEl('tid', '0u', t.n === threads ? undefined : `if tid < ${t.n}u`);

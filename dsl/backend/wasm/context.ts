@@ -33,6 +33,8 @@ export class Gen {
   /** main(desc, blockBegin, blockEnd, scratch). */
   readonly f = new Fn(this.m, [i32, i32, i32, i32]);
   readonly scratch = 3;
+  /** Whether elementwise runs are fused (fuse.ts); off only to compare against unfused code. */
+  fuse = true;
   readonly globals = new Map<string, GlobalInfo>();
   /** block_x, block_y, block_z locals. */
   readonly block = [this.f.local(i32), this.f.local(i32), this.f.local(i32)];

@@ -7,8 +7,10 @@ import { type DType, i32 as i32Type } from '../../dtype.js';
 import type { Stmt, StmtOp, TileVar } from '../../ir/program.js';
 import { numel } from '../../ir/shapes.js';
 import type { Gen } from './context.js';
+import { emitDot } from './dot.js';
 import type { Ref, Val } from './fn.js';
 import { decode, encode, literal, reg, wrapInt } from './formats.js';
+import { emitRun, FuseHazard, findRun } from './fuse.js';
 import {
   copyTile,
   emitLoadGlobal,
@@ -202,99 +204,14 @@ function emitReduce(g: Gen, s: Extract<Stmt, { op: 'reduce' }>): Ref[] {
   return out;
 }
 
-/**
- * dst = a @ b + c, k increasing, each product and sum rounded in c's dtype. Four columns j at a
- * time share the v128 accumulator (each lane keeps its own order, so results are the interpreter's).
- */
-function emitDot(g: Gen, s: Extract<Stmt, { op: 'dot' }>): Ref[] {
-  const { f, m } = g;
-  const I = m.i32;
-  const [M, K] = s.a.type.shape;
-  const N = s.b.type.shape[1];
+/** dot (dot.ts), with a and b converted to the accumulator's dtype where its path needs that. */
+function emitDotStmt(g: Gen, s: Extract<Stmt, { op: 'dot' }>): Ref[] {
   const acc = s.c.type.dtype;
-  const r = reg(acc);
-  const out: Ref[] = [];
-  let a = g.buf(s.a);
-  let b = g.buf(s.b);
-  if (s.a.type.dtype !== acc) {
-    a = g.alloc(M * K * 4);
-    b = g.alloc(K * N * 4);
-    out.push(
-      ...castInto(g, { base: a, shape: [M, K], dtype: acc }, bufOf(g, s.a)),
-      ...castInto(g, { base: b, shape: [K, N], dtype: acc }, bufOf(g, s.b)),
-    );
-  }
-  const vadd = vecBinary(g.mod, 'add', acc);
-  const vmul = vecBinary(g.mod, 'mul', acc);
-  const c = g.buf(s.c);
-  const dstBase = g.buf(s.dst);
-  const aliased = dstBase === a || dstBase === b;
-  const d = aliased ? g.alloc(M * N * 4) : dstBase;
-  const ptr = (base: number, elem: Ref) => [base, I.add(f.get(g.scratch), I.shl(elem, I.const(2)))] as const;
-  const load = (base: number, elem: Ref) => {
-    const [o, p] = ptr(base, elem);
-    return (r === 'f32' ? m.f32.load : I.load)(o, 4, p);
-  };
-  const vector = vadd !== undefined && vmul !== undefined && N >= 4;
-  const chunks = vector ? (M === 1 ? Math.ceil(N / 4) : Math.floor(N / 4)) : 0;
-  const tail = vector ? (M === 1 ? 0 : N % 4) : N;
-  out.push(
-    ...f.repeat(M, (i) => {
-      const rowA = f.local(i32);
-      const rowC = f.local(i32);
-      const stmts: Ref[] = [f.set(rowA, I.mul(i(), I.const(K))), f.set(rowC, I.mul(i(), I.const(N)))];
-      // Vector columns.
-      stmts.push(
-        ...f.repeat(chunks, (jc) => {
-          const j = () => I.add(f.get(rowC), I.shl(jc(), I.const(2)));
-          const vacc = f.local(v128);
-          const x = f.local(v128);
-          const y = f.local(v128);
-          const [co, cp] = ptr(c, j());
-          return [
-            f.set(vacc, m.v128.load(co, 4, cp)),
-            ...f.repeat(K, (k) => {
-              const [ao, ap] = ptr(a, I.add(f.get(rowA), k()));
-              const [bo, bp] = ptr(b, I.add(I.mul(k(), I.const(N)), I.shl(jc(), I.const(2))));
-              return [
-                f.set(x, m.v128.load32_splat(ao, 4, ap)),
-                f.set(y, m.v128.load(bo, 4, bp)),
-                f.set(x, vmul!(f.val(x), f.val(y))),
-                f.set(vacc, vadd!(f.val(vacc), f.val(x))),
-              ];
-            }),
-            (() => {
-              const [dof, dp] = ptr(d, j());
-              return m.v128.store(dof, 4, dp, f.get(vacc));
-            })(),
-          ];
-        }),
-      );
-      // Scalar columns.
-      stmts.push(
-        ...f.repeat(tail, (jt) => {
-          const j = () => I.add(jt(), I.const(chunks * 4));
-          const sacc = f.local(binaryen[r]);
-          const x = f.local(binaryen[r]);
-          const y = f.local(binaryen[r]);
-          const [dof, dp] = ptr(d, I.add(f.get(rowC), j()));
-          return [
-            f.set(sacc, load(c, I.add(f.get(rowC), j()))),
-            ...f.repeat(K, (k) => [
-              f.set(x, load(a, I.add(f.get(rowA), k()))),
-              f.set(y, load(b, I.add(I.mul(k(), I.const(N)), j()))),
-              f.set(x, binary(g.mod, 'mul', acc, f.val(x), f.val(y))),
-              f.set(sacc, binary(g.mod, 'add', acc, f.val(sacc), f.val(x))),
-            ]),
-            (r === 'f32' ? m.f32.store : I.store)(dof, 4, dp, f.get(sacc)),
-          ];
-        }),
-      );
-      return stmts;
-    }),
-  );
-  if (aliased) out.push(...copyTile(g, dstBase, d, M * N));
-  return out;
+  return emitDot(g, s, (d, operand) => {
+    const v = operand === 'a' ? d.a : d.b;
+    const base = g.alloc(numel(v.type.shape) * 4);
+    return { base, code: castInto(g, { base, shape: v.type.shape, dtype: acc }, bufOf(g, v)) };
+  });
 }
 
 type EmitFn<K extends StmtOp> = (g: Gen, s: Extract<Stmt, { op: K }>) => Ref[];
@@ -429,7 +346,7 @@ const EMITTERS = {
     );
   },
   reduce: emitReduce,
-  dot: emitDot,
+  dot: emitDotStmt,
   let_scalar: (g, s) => [g.f.set(g.scalar(s.name, s.value.dtype), scalarExpr(g, s.value))],
   for: (g, s) => {
     const { f, m } = g;
@@ -476,7 +393,22 @@ const EMITTERS = {
   },
 } satisfies EmitterTable;
 
-/** The code of a body, in order. */
+/** The code of a body, in order: fused runs of elementwise statements (fuse.ts), the rest one by one. */
 export function emitBody(g: Gen, body: readonly Stmt[]): Ref[] {
-  return body.flatMap((s) => (EMITTERS[s.op] as (g: Gen, s: Stmt) => Ref[])(g, s));
+  const out: Ref[] = [];
+  for (let i = 0; i < body.length; ) {
+    const run = g.fuse ? findRun(g, body, i) : undefined;
+    if (run) {
+      try {
+        out.push(...emitRun(g, run));
+        i = run.end;
+        continue;
+      } catch (e) {
+        if (!(e instanceof FuseHazard)) throw e;
+      }
+    }
+    const s = body[i++];
+    out.push(...(EMITTERS[s.op] as (g: Gen, s: Stmt) => Ref[])(g, s));
+  }
+  return out;
 }

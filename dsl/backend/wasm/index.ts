@@ -20,6 +20,8 @@ export interface WasmOptions {
    * every artifact needs SIMD128 only.
    */
   readonly relaxedSimd?: boolean;
+  /** Fuse runs of elementwise statements into one loop nest (default true; false for comparisons). */
+  readonly fuse?: boolean;
 }
 
 /** The maximum every module declares for its memory, in 64 KiB pages (2 GiB; the WASM device's WASM_MAX_PAGES). */
@@ -41,6 +43,7 @@ export function compileWasm(program: Program, options: WasmOptions = {}): WasmAr
   void options.relaxedSimd;
   validateProgram(program);
   const g = new Gen(program);
+  g.fuse = options.fuse !== false;
   try {
     const { params, descriptor } = emitModule(g);
     const bytes = finishModule(g, program.name);

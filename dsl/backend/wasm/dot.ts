@@ -1,0 +1,258 @@
+// dot: dst = a @ b + c. Two paths, both equal to the interpreter bit for bit:
+//
+// - Integer operands of at most 8 bits (signed or unsigned) into an integer accumulator: the
+//   interpreter rounds every product and sum to the accumulator's width k, which is arithmetic modulo
+//   2^k, so the exact i32 sum wrapped once at the end is the same value in any order. a's rows and
+//   b's columns are packed as i16 (zero-padded to a multiple of 8 along K) and multiplied with
+//   i32x4.dot_i16x8_s, four columns of b sharing each load of a.
+// - Everything else: products and sums in the accumulator's dtype, k increasing for every element;
+//   f32 and integer accumulators keep 4 columns per v128, up to 2 rows x 4 chunks of columns in
+//   registers at once (each a's element splat once per row and k, each b chunk loaded once per k).
+import binaryen from 'binaryen';
+import type { Dot } from '../../ir/program.js';
+import type { Gen } from './context.js';
+import type { Ref } from './fn.js';
+import { reg, wrapInt } from './formats.js';
+import { binary, vecBinary } from './ops.js';
+
+const { i32, v128 } = binaryen;
+
+/** Converts tile `src` into a fresh buffer of dtype `to`; the conversion's code. */
+export type Convert = (s: Dot, operand: 'a' | 'b') => { base: number; code: Ref[] };
+
+/** Whether dot s takes the integer dot-product path. */
+export function isIntDot(s: Dot): boolean {
+  const small = (d: Dot['a']['type']['dtype']) => d.kind === 'int' && d.bits <= 8;
+  return small(s.a.type.dtype) && small(s.b.type.dtype) && s.c.type.dtype.kind === 'int';
+}
+
+export function emitDot(g: Gen, s: Dot, convert: Convert): Ref[] {
+  return isIntDot(s) ? emitIntDot(g, s) : emitDotLanes(g, s, convert);
+}
+
+/** Up to 4 columns per step share each packed row of a. */
+const INT_COLS = 4;
+
+function emitIntDot(g: Gen, s: Dot): Ref[] {
+  const { f, m } = g;
+  const I = m.i32;
+  const [M, K] = s.a.type.shape;
+  const N = s.b.type.shape[1];
+  const acc = s.c.type.dtype;
+  if (acc.kind !== 'int') throw new Error('internal: integer dot into a non-integer accumulator');
+  const K8 = Math.ceil(K / 8) * 8;
+  const a = g.buf(s.a);
+  const b = g.buf(s.b);
+  const c = g.buf(s.c);
+  const packedA = g.alloc(M * K8 * 2);
+  const packedB = g.alloc(N * K8 * 2);
+  const result = g.alloc(M * N * 4); // dst may share a buffer with c, a or b
+  const at = (elem: Ref, shift: number) => I.add(f.get(g.scratch), I.shl(elem, I.const(shift)));
+  const out: Ref[] = [];
+  // Zero the padding: whole packed buffers (small: a tile's worth of i16).
+  for (const [base, n] of [
+    [packedA, M * K8],
+    [packedB, N * K8],
+  ] as const) {
+    if (K8 !== K) out.push(m.memory.fill(I.add(f.get(g.scratch), I.const(base)), I.const(0), I.const(n * 2)));
+  }
+  // a rows: 8 i32 elements narrow to one i16x8 (values fit, so the saturation never acts).
+  out.push(
+    ...f.repeat(M, (i) => {
+      const row = f.local(i32);
+      return [
+        f.set(row, I.mul(i(), I.const(K))),
+        ...f.repeat(Math.floor(K / 8), (kc) => {
+          const src = () => at(I.add(f.get(row), I.shl(kc(), I.const(3))), 2);
+          return [
+            m.v128.store(
+              packedA,
+              2,
+              at(I.add(I.mul(i(), I.const(K8)), I.shl(kc(), I.const(3))), 1),
+              m.i16x8.narrow_i32x4_s(m.v128.load(a, 4, src()), m.v128.load(a + 16, 4, src())),
+            ),
+          ];
+        }),
+        ...f.repeat(K % 8, (t) => {
+          const k = () => I.add(t(), I.const(K - (K % 8)));
+          return [
+            I.store16(
+              packedA,
+              2,
+              at(I.add(I.mul(i(), I.const(K8)), k()), 1),
+              I.load(a, 4, at(I.add(f.get(row), k()), 2)),
+            ),
+          ];
+        }),
+      ];
+    }),
+  );
+  // b columns, transposed.
+  out.push(
+    ...f.repeat(K, (k) =>
+      f.repeat(N, (j) => [
+        I.store16(
+          packedB,
+          2,
+          at(I.add(I.mul(j(), I.const(K8)), k()), 1),
+          I.load(b, 4, at(I.add(I.mul(k(), I.const(N)), j()), 2)),
+        ),
+      ]),
+    ),
+  );
+  // Products: per row, blocks of up to 4 columns, 8 k at a time.
+  const block = (i: () => Ref, j0: () => Ref, cols: number): Ref[] => {
+    const accs = Array.from({ length: cols }, () => f.local(v128));
+    const x = f.local(v128);
+    const kc = f.local(i32);
+    const stmts: Ref[] = [...accs.map((q) => f.set(q, m.i32x4.splat(I.const(0))))];
+    stmts.push(
+      ...f.repeat(
+        K8 / 8,
+        () => [
+          f.set(x, m.v128.load(packedA, 2, at(I.add(I.mul(i(), I.const(K8)), f.get(kc)), 1))),
+          ...accs.map((q, jj) =>
+            f.set(
+              q,
+              m.i32x4.add(
+                f.get(q),
+                m.i32x4.dot_i16x8_s(
+                  f.get(x),
+                  m.v128.load(
+                    packedB,
+                    2,
+                    at(I.add(I.mul(I.add(j0(), I.const(jj)), I.const(K8)), f.get(kc)), 1),
+                  ),
+                ),
+              ),
+            ),
+          ),
+        ],
+        () => f.bump(kc, 8),
+      ),
+    );
+    stmts.unshift(f.set(kc, I.const(0)));
+    accs.forEach((q, jj) => {
+      const e = () => I.add(I.mul(i(), I.const(N)), I.add(j0(), I.const(jj)));
+      let sum: Ref = I.load(c, 4, at(e(), 2));
+      for (let lane = 0; lane < 4; lane++) sum = I.add(sum, m.i32x4.extract_lane(f.get(q), lane));
+      stmts.push(I.store(result, 4, at(e(), 2), wrapInt(g.mod, acc, sum)));
+    });
+    return stmts;
+  };
+  out.push(
+    ...f.repeat(M, (i) => [
+      ...f.repeat(Math.floor(N / INT_COLS), (jb) => block(i, () => I.shl(jb(), I.const(2)), INT_COLS)),
+      ...(N % INT_COLS > 0 ? block(i, () => I.const(N - (N % INT_COLS)), N % INT_COLS) : []),
+    ]),
+  );
+  out.push(copyWords(g, g.buf(s.dst), result, M * N));
+  return out;
+}
+
+/** Copies n 4-byte elements between scratch buffers. */
+function copyWords(g: Gen, to: number, from: number, n: number): Ref {
+  const I = g.m.i32;
+  const f = g.f;
+  return g.m.memory.copy(
+    I.add(f.get(g.scratch), I.const(to)),
+    I.add(f.get(g.scratch), I.const(from)),
+    I.const(n * 4),
+  );
+}
+
+/** Rows and 4-column chunks held in registers at once. */
+const ROWS = 2;
+const CHUNKS = 4;
+
+function emitDotLanes(g: Gen, s: Dot, convert: Convert): Ref[] {
+  const { f, m } = g;
+  const I = m.i32;
+  const [M, K] = s.a.type.shape;
+  const N = s.b.type.shape[1];
+  const acc = s.c.type.dtype;
+  const r = reg(acc);
+  const out: Ref[] = [];
+  let a = g.buf(s.a);
+  let b = g.buf(s.b);
+  if (s.a.type.dtype !== acc) {
+    const ca = convert(s, 'a');
+    const cb = convert(s, 'b');
+    a = ca.base;
+    b = cb.base;
+    out.push(...ca.code, ...cb.code);
+  }
+  const vadd = vecBinary(g.mod, 'add', acc);
+  const vmul = vecBinary(g.mod, 'mul', acc);
+  const c = g.buf(s.c);
+  const dstBase = g.buf(s.dst);
+  const aliased = dstBase === a || dstBase === b;
+  const d = aliased ? g.alloc(M * N * 4) : dstBase;
+  const at = (elem: Ref) => I.add(f.get(g.scratch), I.shl(elem, I.const(2)));
+  const load = (base: number, elem: Ref) => (r === 'f32' ? m.f32.load : I.load)(base, 4, at(elem));
+  const vector = vadd !== undefined && vmul !== undefined && N >= 4;
+  const chunks = vector ? Math.floor(N / 4) : 0;
+  const tail = N - chunks * 4;
+  /** Rows i0 .. i0 + rows - 1, chunks q0 .. q0 + count - 1, all k. */
+  const tileBlock = (i0: () => Ref, rows: number, q0: number, count: number): Ref[] => {
+    const accs = Array.from({ length: rows }, () => Array.from({ length: count }, () => f.local(v128)));
+    const x = f.local(v128);
+    const y = Array.from({ length: count }, () => f.local(v128));
+    const elem = (row: number, q: number) =>
+      I.add(I.mul(I.add(i0(), I.const(row)), I.const(N)), I.const((q0 + q) * 4));
+    return [
+      ...accs.flatMap((rowAccs, row) =>
+        rowAccs.map((q, qi) => f.set(q, m.v128.load(c, 4, at(elem(row, qi))))),
+      ),
+      ...f.repeat(K, (k) => [
+        ...y.map((yl, qi) =>
+          f.set(yl, m.v128.load(b, 4, at(I.add(I.mul(k(), I.const(N)), I.const((q0 + qi) * 4))))),
+        ),
+        ...accs.flatMap((rowAccs, row) => [
+          f.set(x, m.v128.load32_splat(a, 4, at(I.add(I.mul(I.add(i0(), I.const(row)), I.const(K)), k())))),
+          ...rowAccs.map((q, qi) =>
+            f.set(
+              q,
+              vadd!(f.val(q), () => vmul!(f.val(x), f.val(y[qi]))),
+            ),
+          ),
+        ]),
+      ]),
+      ...accs.flatMap((rowAccs, row) =>
+        rowAccs.map((q, qi) => m.v128.store(d, 4, at(elem(row, qi)), f.get(q))),
+      ),
+    ];
+  };
+  const rowsBlock = (i0: () => Ref, rows: number): Ref[] => {
+    const stmts: Ref[] = [];
+    for (let q0 = 0; q0 < chunks; q0 += CHUNKS)
+      stmts.push(...tileBlock(i0, rows, q0, Math.min(CHUNKS, chunks - q0)));
+    // Scalar columns.
+    for (let row = 0; row < rows; row++) {
+      const i = () => I.add(i0(), I.const(row));
+      stmts.push(
+        ...f.repeat(tail, (jt) => {
+          const j = () => I.add(jt(), I.const(chunks * 4));
+          const sacc = f.local(binaryen[r]);
+          const x = f.local(binaryen[r]);
+          const y = f.local(binaryen[r]);
+          return [
+            f.set(sacc, load(c, I.add(I.mul(i(), I.const(N)), j()))),
+            ...f.repeat(K, (k) => [
+              f.set(x, load(a, I.add(I.mul(i(), I.const(K)), k()))),
+              f.set(y, load(b, I.add(I.mul(k(), I.const(N)), j()))),
+              f.set(x, binary(g.mod, 'mul', acc, f.val(x), f.val(y))),
+              f.set(sacc, binary(g.mod, 'add', acc, f.val(sacc), f.val(x))),
+            ]),
+            (r === 'f32' ? m.f32.store : I.store)(d, 4, at(I.add(I.mul(i(), I.const(N)), j())), f.get(sacc)),
+          ];
+        }),
+      );
+    }
+    return stmts;
+  };
+  out.push(...f.repeat(Math.floor(M / ROWS), (ib) => rowsBlock(() => I.mul(ib(), I.const(ROWS)), ROWS)));
+  if (M % ROWS > 0) out.push(...rowsBlock(() => I.const(M - (M % ROWS)), M % ROWS));
+  if (aliased) out.push(copyWords(g, dstBase, d, M * N));
+  return out;
+}

@@ -1,0 +1,259 @@
+// Finding fusable runs: a contiguous sequence of statements of one body computing elementwise values
+// (unary, binary, cast, select, copy, full), global loads whose tile is read only by the run, and the
+// broadcasts and reshapes between them, all over one iteration shape S (every value broadcasts to S,
+// shapes right-aligned). Values read only inside the run never reach scratch; the others are stored
+// at the end of each position (docs/wasm-backend.md, Fusion).
+import type { DType } from '../../dtype.js';
+import type { LoadGlobal, Program, Stmt, TileVar } from '../../ir/program.js';
+import { broadcastsTo, numel } from '../../ir/shapes.js';
+
+/** A value read from memory: a scratch buffer (a tile variable's) or a global tile loaded in place. */
+export interface Leaf {
+  /** The variable whose buffer holds the elements (for a global leaf: the load's dst, used on the slow path). */
+  readonly v: TileVar;
+  /** The load, when the elements are read from the global tensor directly. */
+  readonly load?: LoadGlobal;
+  /** Row-major shape the elements are read as (broadcast to S). */
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
+
+export type Src =
+  | { readonly kind: 'node'; readonly node: number }
+  | { readonly kind: 'leaf'; readonly leaf: number };
+
+export interface Node {
+  readonly s: Stmt;
+  /** 'id' passes its one argument through (copy, and broadcasts of in-run values). */
+  readonly kind: 'unary' | 'binary' | 'cast' | 'select' | 'id' | 'full';
+  readonly args: readonly Src[];
+  readonly dst: TileVar;
+}
+
+export interface Run {
+  /** Statements covered: body[start, end). */
+  readonly start: number;
+  readonly end: number;
+  readonly shape: readonly number[];
+  readonly nodes: readonly Node[];
+  readonly leaves: readonly Leaf[];
+  /** Loads whose tiles are also read after the run: emitted before it, then read as buffer leaves. */
+  readonly preLoads: readonly LoadGlobal[];
+  /** Variables to store at each position, with the node holding their final value. */
+  readonly stores: readonly { readonly v: TileVar; readonly node: number }[];
+}
+
+/** Uses and definitions of every tile variable in a program. */
+export interface Counts {
+  readonly uses: Map<TileVar, number>;
+  readonly defs: Map<TileVar, number>;
+}
+
+export function reads(s: Stmt): TileVar[] {
+  switch (s.op) {
+    case 'load_global':
+      return s.mask ? [s.mask] : [];
+    case 'store_global':
+      return s.mask ? [s.src, s.mask] : [s.src];
+    case 'load_shared':
+    case 'store_shared':
+    case 'cast':
+    case 'view':
+    case 'unary':
+    case 'reshape':
+    case 'unsqueeze':
+    case 'convert_layout':
+    case 'copy':
+    case 'broadcast':
+    case 'repeat':
+    case 'transpose':
+    case 'reduce':
+      return [s.src];
+    case 'binary':
+      return [s.a, s.b];
+    case 'select':
+      return [s.cond, s.a, s.b];
+    case 'dot':
+      return [s.a, s.b, s.c];
+    default:
+      return [];
+  }
+}
+
+function written(s: Stmt): TileVar | undefined {
+  return 'dst' in s && s.op !== 'store_shared' ? s.dst : undefined;
+}
+
+export function countVars(program: Program): Counts {
+  const uses = new Map<TileVar, number>();
+  const defs = new Map<TileVar, number>();
+  const walk = (body: readonly Stmt[]) => {
+    for (const s of body) {
+      for (const v of reads(s)) uses.set(v, (uses.get(v) ?? 0) + 1);
+      const d = written(s);
+      if (d) defs.set(d, (defs.get(d) ?? 0) + 1);
+      if (s.op === 'for') walk(s.body);
+      if (s.op === 'if') {
+        walk(s.thenBody);
+        walk(s.elseBody);
+      }
+    }
+  };
+  walk(program.body);
+  return { uses, defs };
+}
+
+const VIEWS = new Set(['reshape', 'unsqueeze', 'convert_layout', 'broadcast', 'repeat']);
+
+/** Whether statement s may belong to a run at all. */
+function candidate(s: Stmt): boolean {
+  switch (s.op) {
+    case 'unary':
+    case 'binary':
+    case 'cast':
+    case 'select':
+    case 'copy':
+    case 'full':
+      return true;
+    case 'load_global':
+      return s.mask === undefined;
+    case 'repeat':
+      // Only repeats that stretch size-1 dims (a broadcast).
+      return s.repeats.every((r, d) => r === 1 || s.src.type.shape[d] === 1);
+    default:
+      return VIEWS.has(s.op);
+  }
+}
+
+function squeezed(shape: readonly number[]): number[] {
+  return shape.filter((n) => n !== 1);
+}
+
+function sameList(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * The run starting at body[start], or undefined when fusing there gains nothing (fewer than two
+ * statements, or a statement that cannot join).
+ */
+export function planRun(body: readonly Stmt[], start: number, counts: Counts): Run | undefined {
+  let end = start;
+  while (end < body.length && candidate(body[end])) end++;
+  // Shrink until every statement fits (internal-ness depends on the extent).
+  while (end - start >= 2) {
+    const r = tryRun(body, start, end, counts);
+    if (typeof r !== 'number') return r;
+    end = r;
+  }
+  return undefined;
+}
+
+/** The run over body[start, end), or the index where it must stop instead. */
+function tryRun(body: readonly Stmt[], start: number, end: number, counts: Counts): Run | number {
+  // Reads inside the extent after each statement, per variable.
+  const internal = (v: TileVar, at: number): boolean => {
+    if ((counts.defs.get(v) ?? 0) !== 1) return false;
+    let n = 0;
+    for (let j = at + 1; j < end; j++) for (const r of reads(body[j])) if (r === v) n++;
+    return n === (counts.uses.get(v) ?? 0);
+  };
+  const nodes: Node[] = [];
+  const leaves: Leaf[] = [];
+  const preLoads: LoadGlobal[] = [];
+  const env = new Map<TileVar, Src>();
+  const bufferLeaf = new Map<TileVar, number>();
+  const shapeOf = (src: Src): readonly number[] =>
+    src.kind === 'leaf' ? leaves[src.leaf].shape : nodes[src.node].dst.type.shape;
+  const read = (v: TileVar): Src => {
+    const bound = env.get(v);
+    if (bound) return bound;
+    let i = bufferLeaf.get(v);
+    if (i === undefined) {
+      i = leaves.push({ v, shape: v.type.shape, dtype: v.type.dtype }) - 1;
+      bufferLeaf.set(v, i);
+    }
+    return { kind: 'leaf', leaf: i };
+  };
+  const node = (s: Stmt, kind: Node['kind'], args: Src[], dst: TileVar) => {
+    env.set(dst, { kind: 'node', node: nodes.push({ s, kind, args, dst }) - 1 });
+  };
+  for (let j = start; j < end; j++) {
+    const s = body[j];
+    switch (s.op) {
+      case 'unary':
+      case 'cast':
+        node(s, s.op, [read(s.src)], s.dst);
+        break;
+      case 'copy':
+        node(s, 'id', [read(s.src)], s.dst);
+        break;
+      case 'binary':
+        node(s, 'binary', [read(s.a), read(s.b)], s.dst);
+        break;
+      case 'select':
+        node(s, 'select', [read(s.cond), read(s.a), read(s.b)], s.dst);
+        break;
+      case 'full':
+        node(s, 'full', [], s.dst);
+        break;
+      case 'load_global': {
+        if (internal(s.dst, j)) {
+          env.set(s.dst, {
+            kind: 'leaf',
+            leaf: leaves.push({ v: s.dst, load: s, shape: s.dst.type.shape, dtype: s.dst.type.dtype }) - 1,
+          });
+        } else if ((counts.defs.get(s.dst) ?? 0) === 1 && !bufferLeaf.has(s.dst)) {
+          // Loaded before the nest: only if no earlier statement of the run reads the old tile.
+          preLoads.push(s);
+        } else {
+          return j;
+        }
+        break;
+      }
+      default: {
+        if (!('src' in s) || !('dst' in s)) return j;
+        const src = read(s.src);
+        const from = shapeOf(src);
+        const to = s.dst.type.shape;
+        if (broadcastsTo(from, to)) {
+          // Right-aligned stretch: the same value at every position of S.
+          if (src.kind === 'node' || !internal(s.dst, j)) node(s, 'id', [src], s.dst);
+          else env.set(s.dst, src);
+          break;
+        }
+        // A reinterpretation (same elements, row-major): only of a leaf read nowhere else.
+        if (src.kind !== 'leaf' || !internal(s.dst, j) || numel(from) !== numel(to)) return j;
+        const leaf = leaves[src.leaf];
+        if (leaf.load && !sameList(squeezed(to), squeezed(leaf.load.dst.type.shape))) return j;
+        env.set(s.dst, { kind: 'leaf', leaf: leaves.push({ ...leaf, shape: to }) - 1 });
+      }
+    }
+  }
+  // The iteration shape: the largest value shape; every other shape must broadcast to it.
+  let shape: readonly number[] = [];
+  const larger = (a: readonly number[]) =>
+    numel(a) > numel(shape) || (numel(a) === numel(shape) && a.length > shape.length);
+  for (const n of nodes) if (larger(n.dst.type.shape)) shape = n.dst.type.shape;
+  for (const l of leaves) if (larger(l.shape)) shape = l.shape;
+  for (let k = 0; k < nodes.length; k++) {
+    if (!broadcastsTo(nodes[k].dst.type.shape, shape))
+      return start + body.slice(start, end).indexOf(nodes[k].s);
+  }
+  for (const l of leaves) if (!broadcastsTo(l.shape, shape)) return start + 1;
+  // Stores: the final value of every variable defined here and read (or defined) elsewhere.
+  const stores: { v: TileVar; node: number }[] = [];
+  for (const [v, src] of env) {
+    if (src.kind !== 'node') continue;
+    const at = body.lastIndexOf(
+      body
+        .slice(start, end)
+        .filter((s) => written(s) === v)
+        .pop()!,
+    );
+    if (internal(v, at)) continue;
+    if (numel(v.type.shape) !== numel(shape)) return at;
+    stores.push({ v, node: src.node });
+  }
+  return { start, end, shape, nodes, leaves, preLoads, stores };
+}

@@ -7,11 +7,7 @@ import { defineConfig } from 'vitest/config';
 // (SwiftShader) plus the Vulkan loader (libvulkan1); CI installs both (.ci/run). On a machine that
 // has neither, outside CI these suites are left out with a notice, so `npm test` works after a
 // plain `npm install`; under CI=true they always run, and a missing adapter fails them.
-const WEBGPU_SUITES = [
-  'test/backend/wgsl*.test.ts',
-  'test/**/*webgpu*.test.ts',
-  'test/browser/**/*.test.ts',
-];
+const WEBGPU_SUITES = ['test/backend/wgsl*.test.ts', 'test/**/*webgpu*.test.ts', 'test/browser/**/*.test.ts'];
 
 function webgpuUnavailable(): string | undefined {
   if (process.env.CI || process.platform !== 'linux' || process.env.VK_ICD_FILENAMES) return undefined;
@@ -37,6 +33,12 @@ export default defineConfig({
       {
         find: /^tilevm\/runtime$/,
         replacement: fileURLToPath(new URL('./runtime/index.ts', import.meta.url)),
+      },
+      { find: /^tilevm\/patnet$/, replacement: fileURLToPath(new URL('./patnet/index.ts', import.meta.url)) },
+      { find: /^tilevm\/llm$/, replacement: fileURLToPath(new URL('./llm/index.ts', import.meta.url)) },
+      {
+        find: /^tilevm\/plugin\/(esbuild|vite|rollup|webpack)$/,
+        replacement: fileURLToPath(new URL('./plugin/$1.ts', import.meta.url)),
       },
     ],
   },

@@ -12,8 +12,27 @@ export type {
   WasmArtifact,
   WgslArtifact,
 } from './artifact.js';
+// Kernel bundles (.tvk) written by `tilevm build` (docs/bundle-format.md).
+export {
+  BUNDLE_VERSION,
+  type BundleManifest,
+  encodeKernelBundle,
+  KernelBundle,
+  KernelBundleError,
+  type KernelBundleProblem,
+  loadKernelBundle,
+} from './bundle.js';
 // createDevice({ backend: 'webgpu' | 'wasm' }).
 export { createDevice, type DeviceOptions } from './device.js';
+// Kernels precompiled by the build plugin (tilevm/plugin/*) and kernel bundles (.tvk).
+export {
+  PrecompiledKernel,
+  type PrecompiledKernelData,
+  PrecompiledKernelError,
+  type PrecompiledVariant,
+  precompiled,
+  precompiledFn,
+} from './precompiled.js';
 // The WASM-SIMD device.
 export {
   createWasmDevice,

@@ -30,6 +30,7 @@ export type PrecompiledLaunchDevice =
   | {
       readonly backend: 'webgpu';
       readonly features: ReadonlySet<string>;
+      readonly wgslLanguageFeatures?: ReadonlySet<string>;
       launch(artifact: WgslArtifact, args: never): Promise<void>;
     };
 
@@ -109,7 +110,9 @@ export class PrecompiledKernel {
     }
     if (backend === 'webgpu') {
       const d = device as Extract<PrecompiledLaunchDevice, { backend: 'webgpu' }>;
-      return d.launch(this.wgslFor(d.features, options.consts), args as never);
+      // Artifacts list device features and WGSL language features (packed dots) alike.
+      const available = new Set([...d.features, ...(d.wgslLanguageFeatures ?? [])]);
+      return d.launch(this.wgslFor(available, options.consts), args as never);
     }
     return Promise.reject(
       new PrecompiledKernelError(

@@ -82,7 +82,8 @@ export function buildKernel(
     const wasm = compileWasm(result.program);
     const wgsl: WgslArtifact[] = [];
     for (const features of WGSL_FEATURE_SETS) {
-      const artifact = compileWgsl(result.program, { features });
+      // One set names both kinds: compileWgsl reads device features and language features apart.
+      const artifact = compileWgsl(result.program, { features, languageFeatures: features });
       if (!wgsl.some((a) => a.hash === artifact.hash)) wgsl.push(artifact);
     }
     variants.push({ consts: result.consts, wasm, wgsl });

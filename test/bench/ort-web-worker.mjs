@@ -1,6 +1,7 @@
 // Hosts onnxruntime-web (wasm backend) in a worker thread so that each thread count gets its own
 // runtime instance (ort.env.wasm.numThreads is fixed once the runtime has initialized).
-// Messages: { op: 'init', threads } | { op: 'load', id, model } | { op: 'run', id, input, dims }.
+// Messages: { op: 'init', threads } | { op: 'load', id, model } |
+// { op: 'run', id, input, dims, wantOutput?, inputName?, outputName? }.
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-web';
 
@@ -19,8 +20,9 @@ parentPort.on('message', async (msg) => {
       parentPort.postMessage({ ok: true });
     } else if (msg.op === 'run') {
       const a = new ort.Tensor('float32', msg.input, msg.dims);
-      const r = await sessions.get(msg.id).run({ A: a });
-      parentPort.postMessage({ ok: true, y: msg.wantOutput ? r.Y.data : undefined });
+      // Graph input/output names default to the generated benches' 'A' -> 'Y'.
+      const r = await sessions.get(msg.id).run({ [msg.inputName ?? 'A']: a });
+      parentPort.postMessage({ ok: true, y: msg.wantOutput ? r[msg.outputName ?? 'Y'].data : undefined });
     }
   } catch (e) {
     parentPort.postMessage({ ok: false, error: String(e?.stack ?? e) });

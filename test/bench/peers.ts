@@ -39,8 +39,23 @@ export class OrtWeb {
     await this.call({ op: 'load', id, model });
   }
 
-  run(id: string, input: Float32Array, dims: readonly number[], wantOutput = false) {
-    return this.call({ op: 'run', id, input, dims, wantOutput });
+  /** `names`: the graph's input and output names, when not 'A' and 'Y'. */
+  run(
+    id: string,
+    input: Float32Array,
+    dims: readonly number[],
+    wantOutput = false,
+    names?: { readonly input: string; readonly output: string },
+  ) {
+    return this.call({
+      op: 'run',
+      id,
+      input,
+      dims,
+      wantOutput,
+      inputName: names?.input,
+      outputName: names?.output,
+    });
   }
 
   async close(): Promise<void> {

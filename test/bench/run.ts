@@ -1,6 +1,6 @@
 // tilevm WASM-SIMD against peer libraries, side by side in one run: `npm run bench` (about 3-5
 // minutes), `npm run bench -- --quick` (a smoke run with short warm-ups and few repetitions).
-// Options: --quick, --threads=1,2, --only=copy,gemv,gemm,u4. Prints a markdown table of medians,
+// Options: --quick, --threads=1,2, --only=copy,gemv,gemm,u4,patnet,llm. Prints a markdown table of medians,
 // 10th percentiles and ratios (tilevm time / peer time at the same thread count; tfjs-wasm is
 // single-threaded in Node, so it is compared with tilevm on one thread).
 import os from 'node:os';
@@ -10,6 +10,8 @@ import { benchCopy } from './copy.js';
 import { benchGemm } from './gemm.js';
 import { benchGemvF32 } from './gemv-f32.js';
 import { benchGemvU4 } from './gemv-u4.js';
+import { benchLlm } from './llm.js';
+import { benchPatnet } from './patnet.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string): string | undefined =>
@@ -30,6 +32,8 @@ const benches: [string, (o: BenchOptions) => Promise<Row[]>][] = [
   ['gemv', benchGemvF32],
   ['gemm', benchGemm],
   ['u4', benchGemvU4],
+  ['patnet', benchPatnet],
+  ['llm', benchLlm],
 ];
 
 function table(rows: readonly Row[]): string {

@@ -1,0 +1,54 @@
+// 1x1 convolution in NCHW as a GEMM per image: y[n, yc0 + m, p] = act(w[m, :] . x[n, xc0 + :, p] +
+// bias[m]) (+ r[n, rc0 + m, p]). Channel offsets let one buffer hold several branches (PConv's split,
+// PAT_sp's halves) without copies. Rows past M are masked on store so a block never writes into a
+// neighbouring branch; K steps past K read w as 0, so the x rows they touch add nothing.
+import { f32, global, i32, kernel } from '../../dsl/index.js';
+import { type ActCode, memo } from './cache.js';
+
+export interface GemmSpec {
+  readonly BM: number;
+  readonly BP: number;
+  readonly BK: number;
+  readonly act: ActCode;
+  readonly bias: boolean;
+  readonly residual: boolean;
+  /** Threads per block (default 128). */
+  readonly threads?: number;
+}
+
+export function gemmKernel(s: GemmSpec) {
+  return memo(
+    `gemm:${JSON.stringify(s)}`,
+    () =>
+      kernel({
+        name: 'patnet_gemm',
+        params: {
+          x: global(f32, ['N', 'CX', 'P']),
+          w: global(f32, ['M', 'K']),
+          bias: global(f32, ['M']),
+          r: global(f32, ['N', 'CR', 'P']),
+          y: global(f32, ['N', 'CY', 'P'], 'write'),
+          xc0: i32,
+          rc0: i32,
+          yc0: i32,
+        },
+      })`
+      grid(cdiv(P, ${s.BP}), cdiv(M, ${s.BM}), N);
+      threads(${s.threads ?? 128});
+      const p0 = blockIdx.x * ${s.BP};
+      const m0 = blockIdx.y * ${s.BM};
+      const n = blockIdx.z;
+      let acc = zeros(f32, [${s.BM}, ${s.BP}]);
+      for (let k = 0; k < K; k += ${s.BK}) {
+        acc = dot(load(w, [m0, k], [${s.BM}, ${s.BK}]), load(x, [n, xc0 + k, p0], [${s.BK}, ${s.BP}]), acc);
+      }
+      if (${s.bias}) { acc += load(bias, [m0], [${s.BM}]).unsqueeze(1); }
+      if (${s.act === 1}) { acc = gelu(acc); }
+      if (${s.act === 2}) { acc = relu(acc); }
+      if (${s.act === 3}) { acc = hardsigmoid(acc); }
+      if (${s.residual}) { acc += load(r, [n, rc0 + m0, p0], [${s.BM}, ${s.BP}]); }
+      const rows = (arange(${s.BM}, m0) < M).unsqueeze(1).broadcast(${s.BM}, ${s.BP});
+      store(y, [n, yc0 + m0, p0], acc, { mask: rows });
+    `,
+  );
+}

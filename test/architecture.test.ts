@@ -29,4 +29,20 @@ describe('layering', () => {
       );
     }
   });
+  // The two workloads sit side by side on the language and the runtime, and know nothing of each other.
+  for (const workload of ['llm', 'patnet']) {
+    it.each(sources(workload))(`%s imports only ${workload}/, dsl/ and runtime/`, (file) => {
+      for (const target of relativeImports(file)) {
+        const ok = [`${workload}/`, 'dsl/', 'runtime/'].some((p) => target.startsWith(p));
+        expect(ok, `${file} imports ${target}`).toBe(true);
+      }
+    });
+  }
+  // The plugin and CLI are tools on top; PATNet's CLI is reached only through its own entry.
+  it.each(sources('plugin'))('%s imports only plugin/, dsl/, runtime/ and patnet/cli/', (file) => {
+    for (const target of relativeImports(file)) {
+      const ok = ['plugin/', 'dsl/', 'runtime/', 'patnet/cli/'].some((p) => target.startsWith(p));
+      expect(ok, `${file} imports ${target}`).toBe(true);
+    }
+  });
 });

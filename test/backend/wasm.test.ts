@@ -34,24 +34,25 @@ import {
   u16,
   u32,
 } from '../../dsl/dtype.js';
-import { cdiv, kernel, global as param } from '../../dsl/index.js';
-import { interpret } from '../../dsl/interp/interpret.js';
+import { kernel, global as param } from '../../dsl/index.js';
 import { ProgramBuilder } from '../../dsl/ir/builder.js';
 import type { BinaryOp, UnaryOp } from '../../dsl/ir/ops.js';
 import type { Program } from '../../dsl/ir/program.js';
 import { blockIdx, castScalar, binary as sbin, select } from '../../dsl/ir/scalar.js';
 import { Tensor } from '../../dsl/tensor.js';
 import type { WasmArtifact } from '../../runtime/artifact.js';
-import { createWasmDevice, type WasmDevice, type WasmTensor } from '../../runtime/index.js';
+import { createWasmDevice, type WasmDevice } from '../../runtime/index.js';
 import { randomInt, randomU32, rng } from '../helpers/random.js';
-import { conv2d3x3 } from '../lang/kernels/conv2d.js';
-import { gemv } from '../lang/kernels/gemv.js';
-import { layerNorm } from '../lang/kernels/layernorm.js';
-import { matmul } from '../lang/kernels/matmul.js';
-import { globalAvgPool } from '../lang/kernels/pool.js';
-import { sumAll } from '../lang/kernels/reduce.js';
-import { softmax, softmaxPrefix } from '../lang/kernels/softmax.js';
 import { vectorAdd } from '../lang/kernels/vector-add.js';
+import {
+  type BothOutputs,
+  describeCorpus,
+  expectClose,
+  type HostArgs,
+  poisoned,
+  randomTensor,
+  runBothOn,
+} from './differential.js';
 
 const U = 2 ** -24;
 
@@ -75,30 +76,9 @@ function compileChecked(program: Program): WasmArtifact {
   return artifact;
 }
 
-type HostArgs = Record<string, Tensor | number>;
-
 /** Runs `program` on the interpreter and on the device with copies of `args`; every written tensor of both. */
-async function runBoth(
-  program: Program,
-  args: HostArgs,
-): Promise<Record<string, { got: Tensor; want: Tensor }>> {
-  const artifact = compileChecked(program);
-  const ref: HostArgs = {};
-  const dev: Record<string, WasmTensor | number> = {};
-  for (const [k, v] of Object.entries(args)) {
-    ref[k] = typeof v === 'number' ? v : v.clone();
-    dev[k] = typeof v === 'number' ? v : device.upload(v);
-  }
-  interpret(program, ref);
-  await device.launch(artifact, dev);
-  const out: Record<string, { got: Tensor; want: Tensor }> = {};
-  for (const p of program.params) {
-    if (p.kind === 'global' && p.access !== 'read') {
-      out[p.name] = { got: await device.read(dev[p.name] as WasmTensor), want: ref[p.name] as Tensor };
-    }
-  }
-  for (const v of Object.values(dev)) if (typeof v !== 'number') v.destroy();
-  return out;
+function runBoth(program: Program, args: HostArgs): Promise<BothOutputs> {
+  return runBothOn(device, compileChecked(program), program, args);
 }
 
 /** Bit-exact equality (NaN patterns are canonical on both sides). */
@@ -117,21 +97,6 @@ function expectSame(got: Tensor, want: Tensor, what = ''): void {
   expect(failures, what).toEqual([]);
 }
 
-/** |got - want| <= tol(want) everywhere; NaN only where both are NaN, Inf only where both agree. */
-function expectClose(got: Tensor, want: Tensor, tol: (want: number) => number, what = ''): void {
-  expect(got.shape).toEqual(want.shape);
-  const gv = got.toArray();
-  const wv = want.toArray();
-  const failures: string[] = [];
-  for (let i = 0; i < wv.length && failures.length < 8; i++) {
-    if (Object.is(gv[i], wv[i]) || (Number.isNaN(gv[i]) && Number.isNaN(wv[i]))) continue;
-    const t = tol(wv[i]);
-    if (!(Math.abs(gv[i] - wv[i]) <= t))
-      failures.push(`[${i}]: got ${gv[i]}, want ${wv[i]} (tolerance ${t})`);
-  }
-  expect(failures, what).toEqual([]);
-}
-
 /** Spacing of f32 values at |x| (the ulp), for tolerances in ulps. */
 function ulpF32(x: number): number {
   const a = Math.abs(x);
@@ -139,153 +104,26 @@ function ulpF32(x: number): number {
   return 2 ** (Math.floor(Math.log2(a)) - 23);
 }
 
-function uniformF32(r: () => number, n: number, lo: number, hi: number): number[] {
-  return Array.from({ length: n }, () => Math.fround(lo + (hi - lo) * r()));
-}
-
 /** [name, dtype] rows for it.each (a dtype object would print whole). */
 function named<D extends DType>(dtypes: readonly D[]): [string, D][] {
   return dtypes.map((d) => [d.name, d]);
 }
 
-/** A write-param tensor full of poison: NaN for floats, random bits for everything else. */
-function poisoned(dtype: DType, shape: readonly number[], seed = 99): Tensor {
-  const t = Tensor.zeros(dtype, shape);
-  if (dtype.kind === 'float' && dtype.rule !== 'finite') return t.fill(Number.NaN);
-  const r = rng(seed);
-  for (let i = 0; i < t.size; i++)
-    t.setPattern(i, dtype.bits === 32 ? randomU32(r) : randomInt(r, 0, 2 ** dtype.bits - 1));
-  return t;
-}
-
-/** Random values: every bit pattern for integers and small floats, a range for f16/bf16/f32. */
-function randomTensor(dtype: DType, shape: readonly number[], seed: number, lo = -4, hi = 4): Tensor {
-  const r = rng(seed);
-  const t = Tensor.zeros(dtype, shape);
-  for (let i = 0; i < t.size; i++) {
-    if (dtype.kind === 'float' && dtype.bits >= 16) t.set(i, lo + (hi - lo) * r());
-    else t.setPattern(i, dtype.bits === 32 ? randomU32(r) : randomInt(r, 0, 2 ** dtype.bits - 1));
-  }
-  return t;
-}
-
 // ---------------------------------------------------------------------------------------------
 
-describe('kernels of test/lang/kernels on the WASM device and the interpreter', () => {
-  it.each(named([f32, i32]))('vector add %s (edge tile)', async (_, dtype) => {
-    const N = 1000;
-    const a = randomTensor(dtype, [N], 1, -100, 100);
-    const b = randomTensor(dtype, [N], 2, -100, 100);
-    const out = await runBoth(vectorAdd(dtype).compile().program, { a, b, c: poisoned(dtype, [N]) });
-    expectSame(out.c.got, out.c.want);
-  });
+// exp is the only approximated op: each exp(x - max) is within 1 ulp (2u relative) of the
+// interpreter's correctly rounded one. The row sum adds N such terms in the same order, so it
+// differs by at most 2u relative plus one rounding per add (N u); the division adds 2u from its
+// inputs and one rounding: softmax within (N + 6) u relative. Layer norm (sums in the interpreter's
+// order, division and 1/sqrt in f64 as the interpreter does it) and average pool are bit-exact.
+describeCorpus({
+  device: 'the WASM device',
+  runBoth,
+  tolerance: { softmax: (N) => (want) => (N + 6) * U * Math.abs(want) },
+});
 
-  // exp is the only approximated op: each exp(x - max) is within 1 ulp (2u relative) of the
-  // interpreter's correctly rounded one. The row sum adds N such terms in the same order, so it
-  // differs by at most 2u relative plus one rounding per add (N u); the division adds 2u from its
-  // inputs and one rounding. Relative tolerance (N + 6) u.
-  const softmaxTol = (N: number) => (want: number) => (N + 6) * U * Math.abs(want);
-
-  it.each([37, 64])('softmax, rows of %i', async (N) => {
-    const M = 13;
-    const x = Tensor.fromArray(f32, [M, N], uniformF32(rng(200 + N), M * N, -4, 4));
-    const out = await runBoth(softmax.compile().program, { x, y: poisoned(f32, [M, N]) });
-    expectClose(out.y.got, out.y.want, softmaxTol(N));
-  });
-
-  it('softmax over a masked prefix (masked lanes neither read nor stored)', async () => {
-    const [M, N, n] = [10, 50, 29];
-    const x = Tensor.fromArray(f32, [M, N], uniformF32(rng(203), M * N, -4, 4));
-    const out = await runBoth(softmaxPrefix.compile().program, { x, y: poisoned(f32, [M, N]), n });
-    expectClose(out.y.got, out.y.want, softmaxTol(n));
-  });
-
-  it.each([1e-5, 0.5])('layer norm over rows of 75 in 32-wide tiles, eps %f (bit-exact)', async (eps) => {
-    const [M, N] = [11, 75];
-    const r = rng(300);
-    const x = Tensor.fromArray(f32, [M, N], uniformF32(r, M * N, -2, 2));
-    const gamma = Tensor.fromArray(f32, [N], uniformF32(r, N, 0.5, 1.5));
-    const beta = Tensor.fromArray(f32, [N], uniformF32(r, N, -1, 1));
-    const out = await runBoth(layerNorm.compile().program, { x, gamma, beta, y: poisoned(f32, [M, N]), eps });
-    // Sums in the interpreter's order, division and 1/sqrt in f64 as the interpreter does it.
-    expectSame(out.y.got, out.y.want);
-  });
-
-  it.each([
-    { BM: 16, BN: 16, BK: 8 },
-    { BM: 8, BN: 32, BK: 16 },
-  ])('tiled matmul 40x33 @ 33x35 with %o (bit-exact)', async (consts) => {
-    const [M, K, N] = [40, 33, 35];
-    const r = rng(400);
-    const a = Tensor.fromArray(f32, [M, K], uniformF32(r, M * K, -1, 1));
-    const b = Tensor.fromArray(f32, [K, N], uniformF32(r, K * N, -1, 1));
-    const out = await runBoth(matmul.compile(consts).program, { a, b, c: poisoned(f32, [M, N]) });
-    expectSame(out.c.got, out.c.want);
-  });
-
-  it.each([
-    { wt: u4, group: 32, zero: 8 },
-    { wt: u4, group: 64, zero: 0 },
-    { wt: i3, group: 64, zero: 0 },
-    { wt: f4e2m1, group: 32, zero: 0 },
-    { wt: f6e3m2, group: 64, zero: 0 },
-  ])(
-    'quantized GEMV, $wt.name weights, group $group, zero point $zero (bit-exact)',
-    async ({ wt, group, zero }) => {
-      const [N, K] = [21, 300];
-      const r = rng(500 + wt.bits * 10 + group);
-      const G = cdiv(K, group);
-      const w = randomTensor(wt, [N, K], 501 + group);
-      const s = Tensor.fromArray(f16, [N, G], uniformF32(r, N * G, -0.2, 0.2));
-      const x = Tensor.fromArray(f32, [K], uniformF32(r, K, -1, 1));
-      const out = await runBoth(gemv(wt, group, zero).compile().program, { x, w, s, y: poisoned(f32, [N]) });
-      expectSame(out.y.got, out.y.want);
-    },
-  );
-
-  it.each([1, 2])('3x3 convolution, stride %i (bit-exact)', async (S) => {
-    const [H, W, C, CO] = [10, 9, 5, 7];
-    const r = rng(600 + S);
-    const x = Tensor.fromArray(f32, [H, W, C], uniformF32(r, H * W * C, -1, 1));
-    const w = Tensor.fromArray(f32, [3, 3, C, CO], uniformF32(r, 9 * C * CO, -1, 1));
-    const bias = Tensor.fromArray(f32, [CO], uniformF32(r, CO, -1, 1));
-    const [HO, WO] = [Math.floor((H - 1) / S) + 1, Math.floor((W - 1) / S) + 1];
-    const out = await runBoth(conv2d3x3.compile({ S }).program, {
-      x,
-      w,
-      bias,
-      y: poisoned(f32, [HO, WO, CO]),
-    });
-    expectSame(out.y.got, out.y.want);
-  });
-
-  it('global average pool (bit-exact)', async () => {
-    const [C, H, W] = [6, 10, 13];
-    const x = Tensor.fromArray(f32, [C, H, W], uniformF32(rng(700), C * H * W, -1, 3));
-    const out = await runBoth(globalAvgPool.compile().program, { x, y: poisoned(f32, [C]) });
-    expectSame(out.y.got, out.y.want);
-  });
-
-  describe('sum of a long vector (100000 elements in one block, bit-exact)', () => {
-    const N = 100_000;
-    it('f32', async () => {
-      const x = Tensor.fromArray(f32, [N], uniformF32(rng(803), N, -1, 1));
-      const out = await runBoth(sumAll(f32, f32).compile().program, { x, y: poisoned(f32, [1]) });
-      expectSame(out.y.got, out.y.want);
-    });
-    it('f16 input, f32 accumulator', async () => {
-      const x = Tensor.fromArray(f16, [N], uniformF32(rng(801), N, 0, 4));
-      const out = await runBoth(sumAll(f16, f32).compile().program, { x, y: poisoned(f32, [1]) });
-      expectSame(out.y.got, out.y.want);
-    });
-    it('i32, wrapping', async () => {
-      const x = randomTensor(i32, [N], 802);
-      const out = await runBoth(sumAll(i32, i32).compile().program, { x, y: poisoned(i32, [1]) });
-      expectSame(out.y.got, out.y.want);
-    });
-  });
-
-  it('Kernel.launch on the WASM device compiles once per const combination', async () => {
+describe('Kernel.launch on the WASM device', () => {
+  it('compiles once per const combination', async () => {
     const N = 100;
     const k = vectorAdd(f32);
     const a = device.upload(randomTensor(f32, [N], 3));

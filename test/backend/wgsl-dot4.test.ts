@@ -6,12 +6,14 @@
 // tiles, signed and unsigned operands of widths 1..8, accumulators of 32 bits and narrower (wrapping).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileWgsl } from '../../dsl/backend/wgsl/index.js';
+import { inferLayouts } from '../../dsl/backend/wgsl/layout-inference.js';
 import { type DType, i1, i3, i4, i8, i16, i32, u2, u5, u8, u32 } from '../../dsl/dtype.js';
 import { global, kernel } from '../../dsl/index.js';
 import { interpret } from '../../dsl/interp/interpret.js';
 import { ProgramBuilder } from '../../dsl/ir/builder.js';
 import type { Program } from '../../dsl/ir/program.js';
 import { binary } from '../../dsl/ir/scalar.js';
+import { local, spatial } from '../../dsl/layout.js';
 import type { WgslArtifact } from '../../runtime/artifact.js';
 import { createDevice, type WebGpuDevice } from '../../runtime/webgpu/device.js';
 import { expectSame, poisoned, randomTensor, runBoth } from './wgsl-features-common.js';
@@ -136,6 +138,40 @@ describe('WGSL packed 4x8 integer dots', () => {
     expect(r.artifact.wgsl.match(/dot4I8Packed\(/g)?.length).toBe(2);
     expectSame(r.out.y.gpu, r.out.y.ref, 'y');
     expectSame(r.out.v.gpu, r.out.v.ref, 'v');
+  });
+
+  it('an accumulator in another layout than the result (convert_layout) is converted first', async () => {
+    // The class {c, dot, y} takes y0's layout A (the first one given); c keeps its own B, so the
+    // packed dot must read c converted to the result's placement, not c's registers at dst's slots.
+    const A = spatial(4, 8).local(2, 2);
+    const B = local(2, 2).spatial(4, 8);
+    const b = new ProgramBuilder('dot_acc_layout');
+    b.global('a', i8, [8, 13]);
+    b.global('b', i8, [13, 16]);
+    b.global('c', i32, [8, 16]);
+    b.global('y0', i32, [8, 16]);
+    b.global('y', i32, [8, 16], 'write');
+    b.threads(32);
+    const y0 = b.load('y0', [0, 0], [8, 16], { layout: A });
+    const c = b.convertLayout(b.load('c', [0, 0], [8, 16]), B);
+    const d = b.dot(b.load('a', [0, 0], [8, 13]), b.load('b', [0, 0], [13, 16]), c);
+    b.store('y', [0, 0], b.binary('add', d, y0));
+    const program = b.build();
+    const placements = inferLayouts(program);
+    const dot = program.body.find((st) => st.op === 'dot');
+    if (dot?.op !== 'dot') throw new Error('no dot in the program');
+    expect(placements.get(dot.c)).not.toEqual(placements.get(dot.dst));
+    const args = {
+      a: randomTensor(i8, [8, 13], 31),
+      b: randomTensor(i8, [13, 16], 32),
+      c: randomTensor(i32, [8, 16], 33),
+      y0: randomTensor(i32, [8, 16], 34),
+      y: poisoned(i32, [8, 16]),
+    };
+    const r = await runBoth(withDot, program, args, { languageFeatures: withDot.wgslLanguageFeatures });
+    expect(r.artifact.wgsl).toContain('dot4I8Packed(');
+    expect(r.artifact.wgsl).toMatch(/layout conversion through workgroup memory: .* -> /);
+    expectSame(r.out.y.gpu, r.out.y.ref, 'y');
   });
 
   it('K < 4, float and wide operands keep the scalar dot', () => {

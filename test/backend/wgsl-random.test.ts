@@ -1,7 +1,8 @@
 // Differential test of the WGSL backend: random VM programs (test/helpers/random-programs.ts) compiled
 // with compileWgsl and run on the WebGPU device (SwiftShader on machines without a GPU) must compute
-// what the reference interpreter computes from the same inputs. Outputs start as the same random
-// garbage on both sides, so elements a program must not write are checked too.
+// what the reference interpreter computes from the same inputs (the check: test/backend/differential.ts).
+// Outputs start as the same random garbage on both sides, so elements a program must not write are
+// checked too.
 //
 // Tolerance rule (per output element; `tol` is the generator's per-output bound, RandomProgram.tolerance):
 // - integer and bool outputs: bit-exact;
@@ -26,22 +27,10 @@
 //   integers and views never see inexact values, so a few ulp can never flip a result.
 //
 // A missing adapter fails the test: it is never skipped.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { compileWgsl } from '../../dsl/backend/wgsl/index.js';
-import { type DType, decode } from '../../dsl/dtype.js';
-import { interpret } from '../../dsl/interp/interpret.js';
-import { printProgram } from '../../dsl/ir/print.js';
-import { Tensor } from '../../dsl/tensor.js';
-import { createDevice, type GpuTensor, type WebGpuDevice } from '../../runtime/index.js';
-import { type RandomProgram, randomProgram } from '../helpers/random-programs.js';
-
-const SEEDS = 200;
-const FLUSH_SLACK = 2 ** -124;
-
-/** Seeds that passed, and output elements the interpreter wrote (changed from their garbage) of all. */
-let checked = 0;
-let written = 0;
-let total = 0;
+import { createDevice, type WebGpuDevice } from '../../runtime/index.js';
+import { describeRandomPrograms, launchAndRead } from './differential.js';
 
 let device: WebGpuDevice;
 
@@ -60,116 +49,17 @@ afterAll(() => {
   device?.destroy();
 });
 
-function cloneArgs(args: Record<string, Tensor | number>): Record<string, Tensor | number> {
-  return Object.fromEntries(Object.entries(args).map(([k, v]) => [k, v instanceof Tensor ? v.clone() : v]));
-}
-
-/** Multi-index of a flat position, for messages. */
-function indexOf(flat: number, shape: readonly number[]): number[] {
-  const idx: number[] = [];
-  for (let i = shape.length - 1; i >= 0; i--) {
-    idx.unshift(flat % shape[i]);
-    flat = Math.floor(flat / shape[i]);
-  }
-  return idx;
-}
-
-/** Mismatching elements of one output, described; empty when the output matches. */
-function compare(d: DType, expected: Tensor, got: Tensor, tol: number): string[] {
-  const out: string[] = [];
-  const pe = expected.patterns();
-  const pg = got.patterns();
-  for (let i = 0; i < pe.length; i++) {
-    if (pe[i] === pg[i]) continue;
-    const ve = decode(d, pe[i]);
-    const vg = decode(d, pg[i]);
-    if (d.kind === 'float') {
-      if (ve === vg) continue; // +0 and -0
-      const diff = Math.abs(ve - vg);
-      if (diff <= tol + FLUSH_SLACK) continue;
-    }
-    out.push(
-      `[${indexOf(i, expected.shape).join(', ')}]: expected ${ve} (0x${pe[i].toString(16)}), got ${vg} (0x${pg[i].toString(16)})`,
-    );
-  }
-  return out;
-}
-
-/** The launch arguments as text: shapes and, for small tensors, every value. */
-function describeArgs(args: Record<string, Tensor | number>): string {
-  return Object.entries(args)
-    .map(([k, v]) => {
-      if (typeof v === 'number') return `${k} = ${v}`;
-      const values = v.size <= 64 ? ` = [${v.toArray().join(', ')}]` : '';
-      return `${k}: ${v}${values}`;
-    })
-    .join('\n');
-}
-
-async function check(seed: number): Promise<void> {
-  const gen: RandomProgram = randomProgram(seed, { maxElements: 512 });
-  const text = printProgram(gen.program);
-  const args = gen.makeArgs(seed);
-  const where = () => `seed ${seed}:\n${text}\n${describeArgs(args)}`;
-
-  const expected = cloneArgs(args);
-  try {
-    interpret(gen.program, expected);
-  } catch (e) {
-    throw new Error(`${where()}\ninterpret failed: ${(e as Error).message}`);
-  }
-  for (const o of gen.outputs) {
-    const before = (args[o] as Tensor).patterns();
-    const after = (expected[o] as Tensor).patterns();
-    total += after.length;
-    for (let i = 0; i < after.length; i++) if (after[i] !== before[i]) written++;
-  }
-
-  const artifact = (() => {
+describeRandomPrograms({
+  name: 'WGSL',
+  seeds: 200,
+  slack: 2 ** -124, // what flushing an f32 subnormal could explain (see above)
+  run: async (program, args, outputs) => {
+    let artifact: ReturnType<typeof compileWgsl>;
     try {
-      return compileWgsl(gen.program, { features: device.features });
+      artifact = compileWgsl(program, { features: device.features });
     } catch (e) {
-      throw new Error(`${where()}\ncompileWgsl failed: ${(e as Error).stack}`);
+      throw new Error(`compileWgsl failed: ${(e as Error).stack}`);
     }
-  })();
-  const onDevice: Record<string, GpuTensor | number> = {};
-  for (const [k, v] of Object.entries(args)) onDevice[k] = typeof v === 'number' ? v : device.upload(v);
-  const problems: string[] = [];
-  try {
-    try {
-      await device.launch(artifact, onDevice);
-    } catch (e) {
-      throw new Error(`${where()}\nlaunch failed: ${(e as Error).message}\n${artifact.wgsl}`);
-    }
-    for (const o of gen.outputs) {
-      const got = await device.read(onDevice[o] as GpuTensor);
-      const want = expected[o] as Tensor;
-      const tol = gen.tolerance[o] ?? 0;
-      const bad = compare(want.dtype, want, got, tol);
-      if (bad.length > 0) {
-        problems.push(
-          `output ${o} (${want}, tolerance ${tol}): ${bad.length} of ${want.size} elements differ\n  ${bad.slice(0, 12).join('\n  ')}`,
-        );
-      }
-    }
-  } finally {
-    for (const v of Object.values(onDevice)) if (typeof v !== 'number') v.destroy();
-  }
-  if (problems.length > 0) throw new Error(`${where()}\n${problems.join('\n')}`);
-  checked++;
-}
-
-describe('WGSL backend vs interpreter on random programs', () => {
-  for (let seed = 0; seed < SEEDS; seed++) {
-    it(`seed ${seed}`, async () => {
-      await check(seed);
-    });
-  }
-
-  it('the seeds are not vacuous: most programs write most of their outputs', () => {
-    // A guard on the harness: outputs start as the same garbage on both sides, so a program that
-    // writes nothing would pass on any device.
-    expect(checked).toBeGreaterThan(0);
-    expect(written / total).toBeGreaterThan(0.5);
-  });
+    return launchAndRead(device, artifact, args, outputs, `\n${artifact.wgsl}`);
+  },
 });

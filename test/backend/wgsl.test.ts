@@ -35,24 +35,25 @@ import {
   u16,
   u32,
 } from '../../dsl/dtype.js';
-import { cdiv } from '../../dsl/index.js';
-import { interpret } from '../../dsl/interp/interpret.js';
 import { ProgramBuilder } from '../../dsl/ir/builder.js';
 import type { Program } from '../../dsl/ir/program.js';
 import { binary, castScalar } from '../../dsl/ir/scalar.js';
 import { Tensor } from '../../dsl/tensor.js';
 import type { WgslArtifact } from '../../runtime/artifact.js';
 import { createDevice, type WebGpuDevice } from '../../runtime/webgpu/device.js';
-import type { GpuTensor } from '../../runtime/webgpu/tensor.js';
 import { randomInt, randomU32, rng } from '../helpers/random.js';
-import { conv2d3x3 } from '../lang/kernels/conv2d.js';
-import { gemv } from '../lang/kernels/gemv.js';
-import { layerNorm } from '../lang/kernels/layernorm.js';
 import { matmul } from '../lang/kernels/matmul.js';
-import { globalAvgPool } from '../lang/kernels/pool.js';
-import { sumAll } from '../lang/kernels/reduce.js';
-import { softmax, softmaxPrefix } from '../lang/kernels/softmax.js';
 import { vectorAdd } from '../lang/kernels/vector-add.js';
+import {
+  describeCorpus,
+  expectClose,
+  expectSame,
+  type HostArgs,
+  poisoned,
+  randomTensor,
+  runBothOn,
+  uniformF32,
+} from './differential.js';
 
 // SwiftShader, when the machine has no GPU (the runtime also falls back to it by itself).
 process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -83,8 +84,6 @@ async function compileChecked(program: Program): Promise<WgslArtifact> {
   return artifact;
 }
 
-type HostArgs = Record<string, Tensor | number>;
-
 /**
  * Runs `program` on the interpreter and on the device with copies of `args` (write params hold their
  * poison) and returns both versions of every written tensor.
@@ -93,201 +92,25 @@ async function runBoth(
   program: Program,
   args: HostArgs,
 ): Promise<Record<string, { gpu: Tensor; ref: Tensor }>> {
-  const artifact = await compileChecked(program);
-  const ref: HostArgs = {};
-  const dev: Record<string, GpuTensor | number> = {};
-  for (const [k, v] of Object.entries(args)) {
-    ref[k] = typeof v === 'number' ? v : v.clone();
-    dev[k] = typeof v === 'number' ? v : device.upload(v);
-  }
-  interpret(program, ref);
-  await device.launch(artifact, dev);
-  const out: Record<string, { gpu: Tensor; ref: Tensor }> = {};
-  for (const p of program.params) {
-    if (p.kind === 'global' && p.access !== 'read') {
-      out[p.name] = { gpu: await device.read(dev[p.name] as GpuTensor), ref: ref[p.name] as Tensor };
-    }
-  }
-  for (const v of Object.values(dev)) if (typeof v !== 'number') v.destroy();
-  return out;
+  const out = await runBothOn(device, await compileChecked(program), program, args);
+  return Object.fromEntries(Object.entries(out).map(([k, { got, want }]) => [k, { gpu: got, ref: want }]));
 }
 
-/** Bit-exact equality of two tensors (floats: NaN equals NaN, as patterns are canonical). */
-function expectSame(got: Tensor, want: Tensor, what = ''): void {
-  expect(got.shape).toEqual(want.shape);
-  const g = got.patterns();
-  const w = want.patterns();
-  const gv = got.toArray();
-  const wv = want.toArray();
-  const failures: string[] = [];
-  for (let i = 0; i < w.length && failures.length < 8; i++) {
-    const same = g[i] === w[i] || (Number.isNaN(gv[i]) && Number.isNaN(wv[i]));
-    if (!same)
-      failures.push(`[${i}]: got ${gv[i]} (0x${g[i].toString(16)}), want ${wv[i]} (0x${w[i].toString(16)})`);
-  }
-  expect(failures, what).toEqual([]);
-}
-
-/** |got - want| <= tol(i, want) everywhere (NaN only where both are NaN). */
-function expectClose(got: Tensor, want: Tensor, tol: (i: number, want: number) => number, what = ''): void {
-  expect(got.shape).toEqual(want.shape);
-  const gv = got.toArray();
-  const wv = want.toArray();
-  const failures: string[] = [];
-  for (let i = 0; i < wv.length && failures.length < 8; i++) {
-    if ((Number.isNaN(wv[i]) && Number.isNaN(gv[i])) || gv[i] === wv[i]) continue;
-    const t = tol(i, wv[i]);
-    if (!(Math.abs(gv[i] - wv[i]) <= t))
-      failures.push(`[${i}]: got ${gv[i]}, want ${wv[i]} (tolerance ${t})`);
-  }
-  expect(failures, what).toEqual([]);
-}
-
-function uniformF32(r: () => number, n: number, lo: number, hi: number): number[] {
-  return Array.from({ length: n }, () => Math.fround(lo + (hi - lo) * r()));
-}
-
-/** A write-param tensor full of poison: NaN for floats, random bits for everything else. */
-function poisoned(dtype: DType, shape: readonly number[], seed = 99): Tensor {
-  const t = Tensor.zeros(dtype, shape);
-  if (dtype.kind === 'float') return t.fill(Number.NaN);
-  const r = rng(seed);
-  for (let i = 0; i < t.size; i++) t.setPattern(i, randomInt(r, 0, 2 ** dtype.bits - 1));
-  return t;
-}
-
-/** Random values of a dtype: every bit pattern for integers and small floats, a range for wide floats. */
-function randomTensor(dtype: DType, shape: readonly number[], seed: number, lo = -4, hi = 4): Tensor {
-  const r = rng(seed);
-  const t = Tensor.zeros(dtype, shape);
-  for (let i = 0; i < t.size; i++) {
-    if (dtype.kind === 'float' && dtype.bits >= 16) t.set(i, lo + (hi - lo) * r());
-    else t.setPattern(i, dtype.bits === 32 ? randomU32(r) : randomInt(r, 0, 2 ** dtype.bits - 1));
-  }
-  return t;
-}
-
-describe('kernels of test/lang/kernels on WebGPU and the interpreter', () => {
-  it.each([{ dtype: f32 }, { dtype: i32 }])('vector add $dtype.name (edge tile)', async ({ dtype }) => {
-    const N = 1000;
-    const a = randomTensor(dtype, [N], 1, -100, 100);
-    const b = randomTensor(dtype, [N], 2, -100, 100);
-    const out = await runBoth(vectorAdd(dtype).compile().program, { a, b, c: poisoned(dtype, [N]) });
-    expectSame(out.c.gpu, out.c.ref); // one correctly rounded (or wrapping) add per lane
-  });
-
-  // softmax: exp(x - max) with x - max in [-8, 0] is within 3 + 2 |x| <= 19 ulp on any WGSL device
-  // (the spec's bound; the interpreter's is correctly rounded), so each term, and the N-term sum of
-  // positive terms, differ relatively by 19 u plus the summation's rounding differences (N u); the
-  // division adds 2.5 u on the device. Relative tolerance (2 * 19 + N + 3) u.
-  const softmaxTol = (N: number) => (_: number, want: number) => (41 + N) * U * Math.abs(want);
-
-  it.each([37, 64])('softmax, rows of %i', async (N) => {
-    const M = 13;
-    const r = rng(200 + N);
-    const x = Tensor.fromArray(f32, [M, N], uniformF32(r, M * N, -4, 4));
-    const out = await runBoth(softmax.compile().program, { x, y: poisoned(f32, [M, N]) });
-    expectClose(out.y.gpu, out.y.ref, softmaxTol(N));
-  });
-
-  it('softmax over a masked prefix (masked lanes neither read nor stored)', async () => {
-    const [M, N, n] = [10, 50, 29];
-    const x = Tensor.fromArray(f32, [M, N], uniformF32(rng(203), M * N, -4, 4));
-    const out = await runBoth(softmaxPrefix.compile().program, { x, y: poisoned(f32, [M, N]), n });
-    expectClose(out.y.gpu, out.y.ref, softmaxTol(n));
-  });
-
-  it('layer norm over rows of 75 in 32-wide tiles', async () => {
-    const [M, N] = [11, 75];
-    const r = rng(300);
-    const x = Tensor.fromArray(f32, [M, N], uniformF32(r, M * N, -2, 2));
-    const gamma = Tensor.fromArray(f32, [N], uniformF32(r, N, 0.5, 1.5));
-    const beta = Tensor.fromArray(f32, [N], uniformF32(r, N, -1, 1));
-    const out = await runBoth(layerNorm.compile().program, {
-      x,
-      gamma,
-      beta,
-      y: poisoned(f32, [M, N]),
-      eps: 1e-5,
-    });
+describeCorpus({
+  device: 'WebGPU',
+  runBoth: async (program, args) => runBothOn(device, await compileChecked(program), program, args),
+  tolerance: {
+    // softmax: exp(x - max) with x - max in [-8, 0] is within 3 + 2 |x| <= 19 ulp on any WGSL device
+    // (the spec's bound; the interpreter's is correctly rounded), so each term, and the N-term sum of
+    // positive terms, differ relatively by 19 u plus the summation's rounding differences (N u); the
+    // division adds 2.5 u on the device. Relative tolerance (2 * 19 + N + 3) u.
+    softmax: (N) => (want) => (41 + N) * U * Math.abs(want),
     // Sums in the interpreter's order are exact copies; the mean's division (2.5 u) and inverseSqrt
     // (2 u) differ, and xhat * g + b amplifies them by at most |xhat g| (|xhat| < 4 here).
-    expectClose(out.y.gpu, out.y.ref, (_, want) => 32 * U * (Math.abs(want) + 4));
-  });
-
-  it.each([
-    { BM: 16, BN: 16, BK: 8 },
-    { BM: 8, BN: 32, BK: 16 },
-  ])('tiled matmul 40x33 @ 33x35 with %o', async (consts) => {
-    const [M, K, N] = [40, 33, 35];
-    const r = rng(400);
-    const a = Tensor.fromArray(f32, [M, K], uniformF32(r, M * K, -1, 1));
-    const b = Tensor.fromArray(f32, [K, N], uniformF32(r, K * N, -1, 1));
-    const out = await runBoth(matmul.compile(consts).program, { a, b, c: poisoned(f32, [M, N]) });
-    expectSame(out.c.gpu, out.c.ref); // dot: the same products and sums in the same order
-  });
-
-  describe.each([
-    { wt: u4, group: 32, zero: 8 },
-    { wt: u4, group: 64, zero: 0 },
-    { wt: i3, group: 64, zero: 0 },
-    { wt: f4e2m1, group: 32, zero: 0 },
-    { wt: f6e3m2, group: 64, zero: 0 },
-  ])('quantized GEMV', ({ wt, group, zero }) => {
-    it(`${wt.name} weights, group ${group}, zero point ${zero}`, async () => {
-      const [N, K] = [21, 300];
-      const r = rng(500 + wt.bits * 10 + group);
-      const G = cdiv(K, group);
-      const w = randomTensor(wt, [N, K], 501 + group);
-      const s = Tensor.fromArray(f16, [N, G], uniformF32(r, N * G, -0.2, 0.2));
-      const x = Tensor.fromArray(f32, [K], uniformF32(r, K, -1, 1));
-      const out = await runBoth(gemv(wt, group, zero).compile().program, { x, w, s, y: poisoned(f32, [N]) });
-      expectSame(out.y.gpu, out.y.ref);
-    });
-  });
-
-  it.each([1, 2])('3x3 convolution, stride %i', async (S) => {
-    const [H, W, C, CO] = [10, 9, 5, 7];
-    const r = rng(600 + S);
-    const x = Tensor.fromArray(f32, [H, W, C], uniformF32(r, H * W * C, -1, 1));
-    const w = Tensor.fromArray(f32, [3, 3, C, CO], uniformF32(r, 9 * C * CO, -1, 1));
-    const bias = Tensor.fromArray(f32, [CO], uniformF32(r, CO, -1, 1));
-    const [HO, WO] = [Math.floor((H - 1) / S) + 1, Math.floor((W - 1) / S) + 1];
-    const out = await runBoth(conv2d3x3.compile({ S }).program, {
-      x,
-      w,
-      bias,
-      y: poisoned(f32, [HO, WO, CO]),
-    });
-    expectSame(out.y.gpu, out.y.ref);
-  });
-
-  it('global average pool', async () => {
-    const [C, H, W] = [6, 10, 13];
-    const x = Tensor.fromArray(f32, [C, H, W], uniformF32(rng(700), C * H * W, -1, 3));
-    const out = await runBoth(globalAvgPool.compile().program, { x, y: poisoned(f32, [C]) });
+    layerNorm: (want) => 32 * U * (Math.abs(want) + 4),
     // Sums identical; the final division by H * W is within 2.5 ulp on the device.
-    expectClose(out.y.gpu, out.y.ref, (_, want) => 3 * U * 2 * Math.abs(want));
-  });
-
-  describe('sum of a long vector (100000 elements in one block)', () => {
-    const N = 100_000;
-    it('f32', async () => {
-      const x = Tensor.fromArray(f32, [N], uniformF32(rng(803), N, -1, 1));
-      const out = await runBoth(sumAll(f32, f32).compile().program, { x, y: poisoned(f32, [1]) });
-      expectSame(out.y.gpu, out.y.ref);
-    });
-    it('f16 input, f32 accumulator', async () => {
-      const x = Tensor.fromArray(f16, [N], uniformF32(rng(801), N, 0, 4));
-      const out = await runBoth(sumAll(f16, f32).compile().program, { x, y: poisoned(f32, [1]) });
-      expectSame(out.y.gpu, out.y.ref);
-    });
-    it('i32, wrapping', async () => {
-      const x = randomTensor(i32, [N], 802);
-      const out = await runBoth(sumAll(i32, i32).compile().program, { x, y: poisoned(i32, [1]) });
-      expectSame(out.y.gpu, out.y.ref);
-    });
-  });
+    avgPool: (want) => 3 * U * 2 * Math.abs(want),
+  },
 });
 
 describe('global memory: loads and stores of every width', () => {
@@ -526,7 +349,7 @@ describe('elementwise ops match the interpreter', () => {
     expectClose(
       out.y.gpu,
       out.y.ref,
-      (i, want) => {
+      (want, i) => {
         const op = FLOAT_OPS[Math.floor(i / N)];
         if (!op.tol) return 0;
         // The f32 result's error, then (narrow formats) one rounding to the format.

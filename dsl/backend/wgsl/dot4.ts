@@ -29,8 +29,11 @@ export function packedDotApplies(s: Dot): boolean {
 /**
  * Emits `s` with packed dots when the compilation may and the dtypes allow it, and the packed
  * operands fit in workgroup memory next to everything else; returns false (nothing emitted) otherwise.
+ * `accumulator` gives c readable at the result's slots (converting it when its layout differs, as
+ * a program may place c anywhere with convert_layout); it is called only once the packed path is taken,
+ * so a fallback emits no conversion.
  */
-export function emitPackedDot(g: Gen, s: Dot): boolean {
+export function emitPackedDot(g: Gen, s: Dot, accumulator: () => (slot: string) => string): boolean {
   if (!featureChoices(g.helpers).packedDot || !packedDotApplies(s)) return false;
   const a = g.tile(s.a);
   const b = g.tile(s.b);
@@ -41,8 +44,13 @@ export function emitPackedDot(g: Gen, s: Dot): boolean {
   const K4 = Math.ceil(K / 4);
   const staged = (a.replicated ? 0 : a.n) + (b.replicated ? 0 : b.n);
   const packedWords = (M + N) * K4;
-  if ((sharedWords(g.program) + staged + packedWords) * 4 > WORKGROUP_STORAGE_LIMIT) return false;
+  // Where c is held elsewhere than the result, its conversion (unless a slot map suffices) stages c
+  // alone before the packing reuses the scratch array.
+  const converts = !c.replicated && !(c.n === dst.n && g.sameHolding(c, dst));
+  const scratch = Math.max(staged + packedWords, converts ? c.n : 0);
+  if ((sharedWords(g.program) + scratch) * 4 > WORKGROUP_STORAGE_LIMIT) return false;
   useFeature(g.helpers, PACKED_DOT_FEATURE);
+  const acc = accumulator();
 
   const signed = a.dtype.kind === 'int' && a.dtype.signed;
   const byte = (r: string, x: string) => (r === 'u32' ? `(${x} & 0xffu)` : `(bitcast<u32>(${x}) & 0xffu)`);
@@ -85,7 +93,7 @@ export function emitPackedDot(g: Gen, s: Dot): boolean {
   g.each(dst, (slot, el) => {
     const i = el === '0u' || M === 1 ? '0u' : N === 1 ? el : `(${el} / ${N}u)`;
     const j = el === '0u' || N === 1 ? '0u' : M === 1 ? el : `(${el} % ${N}u)`;
-    g.w.line(`var tv_acc = ${at(c, slot)};`);
+    g.w.line(`var tv_acc = ${acc(slot)};`);
     g.w.block(`for (var tv_kq = 0u; tv_kq < ${K4}u; tv_kq++)`, () => {
       g.w.line(`tv_acc += ${term(`${dot}(${packedA(i, 'tv_kq')}, ${packedB(j, 'tv_kq')})`)};`);
     });

@@ -298,7 +298,7 @@ const EMITTERS = {
     g.unstage();
   },
   dot: (g, s) => {
-    if (emitPackedDot(g, s)) return;
+    if (emitPackedDot(g, s, () => operand(g, g.tile(s.c), g.tile(s.dst)))) return;
     const a = g.tile(s.a);
     const b = g.tile(s.b);
     const c = g.tile(s.c);

@@ -3,39 +3,20 @@
 // no message, and compare patterns.
 import { expect } from 'vitest';
 import { compileWgsl, type WgslOptions } from '../../dsl/backend/wgsl/index.js';
-import type { DType } from '../../dsl/dtype.js';
 import { interpret } from '../../dsl/interp/interpret.js';
 import type { Program } from '../../dsl/ir/program.js';
 import { Tensor } from '../../dsl/tensor.js';
 import type { WgslArtifact } from '../../runtime/artifact.js';
 import type { WebGpuDevice } from '../../runtime/webgpu/device.js';
 import type { GpuTensor } from '../../runtime/webgpu/tensor.js';
-import { randomInt, randomU32, rng } from '../helpers/random.js';
 
 process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
 export type HostArgs = Record<string, Tensor | number>;
 
-/** Every element a random pattern (integers, small floats), or for f16/f32 a float in [lo, hi]. */
-export function randomTensor(dtype: DType, shape: readonly number[], seed: number, lo = -4, hi = 4): Tensor {
-  const r = rng(seed);
-  const t = Tensor.zeros(dtype, shape);
-  for (let i = 0; i < t.size; i++) {
-    if (dtype.kind === 'float' && dtype.bits >= 16) t.set(i, lo + (hi - lo) * r());
-    else t.setPattern(i, dtype.bits === 32 ? randomU32(r) : randomInt(r, 0, 2 ** dtype.bits - 1));
-  }
-  return t;
-}
-
-/** NaN (floats) or random garbage: a kernel that forgets an element cannot pass by luck. */
-export function poisoned(dtype: DType, shape: readonly number[], seed = 99): Tensor {
-  const t = Tensor.zeros(dtype, shape);
-  if (dtype.kind === 'float') return t.fill(Number.NaN);
-  const r = rng(seed);
-  for (let i = 0; i < t.size; i++) t.setPattern(i, randomInt(r, 0, 2 ** Math.min(dtype.bits, 31) - 1));
-  return t;
-}
+// One definition of the random inputs, the poison and the bit-exact comparison for every backend suite.
+export { expectSame, poisoned, randomTensor } from './differential.js';
 
 export async function expectCompiles(device: WebGpuDevice, artifact: WgslArtifact): Promise<void> {
   const module = device.gpu.createShaderModule({ code: artifact.wgsl });
@@ -66,19 +47,4 @@ export async function runBoth(
     v.destroy();
   }
   return { artifact, out };
-}
-
-/** Bit patterns equal (NaN matches NaN). */
-export function expectSame(got: Tensor, want: Tensor, what: string): void {
-  expect(got.shape).toEqual(want.shape);
-  const g = got.patterns();
-  const w = want.patterns();
-  const gv = got.toArray();
-  const wv = want.toArray();
-  const failures: string[] = [];
-  for (let i = 0; i < w.length && failures.length < 8; i++) {
-    if (!(g[i] === w[i] || (Number.isNaN(gv[i]) && Number.isNaN(wv[i]))))
-      failures.push(`[${i}]: got ${gv[i]} (0x${g[i].toString(16)}), want ${wv[i]} (0x${w[i].toString(16)})`);
-  }
-  expect(failures, what).toEqual([]);
 }

@@ -3,6 +3,7 @@
 // runs against the interpreter: integers (wrapping sums, max, min) and float max/min bit for bit, f32
 // sums within |err| <= (n - 1) 2^-24 sum|x| (the subgroup path reassociates; the staged path keeps the
 // interpreter's order and is exact). Every emitted module must compile with no message.
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileWgsl, type WgslOptions } from '../../dsl/backend/wgsl/index.js';
 import { type DType, f16, f32, i8, i32, u8 } from '../../dsl/dtype.js';
@@ -15,6 +16,7 @@ import { Tensor } from '../../dsl/tensor.js';
 import { createDevice, type WebGpuDevice } from '../../runtime/webgpu/device.js';
 import type { GpuTensor } from '../../runtime/webgpu/tensor.js';
 import { randomInt, randomU32, rng } from '../helpers/random.js';
+import { expectSame } from './differential.js';
 
 process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
@@ -91,20 +93,6 @@ function randomTensor(dtype: DType, shape: readonly number[], seed: number): Ten
     else t.setPattern(i, dtype.bits === 32 ? randomU32(r) : randomInt(r, 0, 2 ** dtype.bits - 1));
   }
   return t;
-}
-
-function expectSame(got: Tensor, want: Tensor, what: string): void {
-  expect(got.shape).toEqual(want.shape);
-  const g = got.patterns();
-  const w = want.patterns();
-  const gv = got.toArray();
-  const wv = want.toArray();
-  const failures: string[] = [];
-  for (let i = 0; i < w.length && failures.length < 8; i++) {
-    if (!(g[i] === w[i] || (Number.isNaN(gv[i]) && Number.isNaN(wv[i]))))
-      failures.push(`[${i}]: got ${gv[i]} (0x${g[i].toString(16)}), want ${wv[i]} (0x${w[i].toString(16)})`);
-  }
-  expect(failures, what).toEqual([]);
 }
 
 /** |got - want| <= tol[i] everywhere. */

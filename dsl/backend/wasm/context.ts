@@ -35,6 +35,8 @@ export class Gen {
   readonly scratch = 3;
   /** Whether elementwise runs are fused (fuse.ts); off only to compare against unfused code. */
   fuse = true;
+  /** Whether loop-carried tiles stay in registers across their loop (carry.ts); off only to compare. */
+  carry = true;
   readonly globals = new Map<string, GlobalInfo>();
   /** block_x, block_y, block_z locals. */
   readonly block = [this.f.local(i32), this.f.local(i32), this.f.local(i32)];

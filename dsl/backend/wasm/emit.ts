@@ -4,8 +4,9 @@
 // where ops.ts has a vector form.
 import binaryen from 'binaryen';
 import { type DType, i32 as i32Type } from '../../dtype.js';
-import type { Stmt, StmtOp, TileVar } from '../../ir/program.js';
+import type { For, Stmt, StmtOp, TileVar } from '../../ir/program.js';
 import { numel } from '../../ir/shapes.js';
+import { emitCarriedFor } from './carry.js';
 import type { Gen } from './context.js';
 import { emitDot } from './dot.js';
 import type { Ref, Val } from './fn.js';
@@ -348,37 +349,7 @@ const EMITTERS = {
   reduce: emitReduce,
   dot: emitDotStmt,
   let_scalar: (g, s) => [g.f.set(g.scalar(s.name, s.value.dtype), scalarExpr(g, s.value))],
-  for: (g, s) => {
-    const { f, m } = g;
-    const I = m.i32;
-    const v = g.scalar(s.var, i32Type);
-    const stop = f.local(i32);
-    const step = f.local(i32);
-    const next = f.local(i32);
-    const out = f.label('for_end');
-    const loop = f.label('for');
-    // A step that is not positive runs nothing (the interpreter rejects it) rather than forever;
-    // so does a step that would wrap past the i32 range.
-    return [
-      f.set(v, i32Expr(g, s.start)),
-      f.set(stop, i32Expr(g, s.stop)),
-      f.set(step, i32Expr(g, s.step)),
-      m.block(out, [
-        m.br(out, I.le_s(f.get(step), I.const(0))),
-        m.loop(
-          loop,
-          m.block(null, [
-            m.br(out, I.ge_s(f.get(v), f.get(stop))),
-            ...emitBody(g, s.body),
-            f.set(next, I.add(f.get(v), f.get(step))),
-            m.br(out, I.lt_s(f.get(next), f.get(v))),
-            f.set(v, f.get(next)),
-            m.br(loop),
-          ]),
-        ),
-      ]),
-    ];
-  },
+  for: (g, s) => emitCarriedFor(g, s, () => plainFor(g, s)) ?? plainFor(g, s),
   if: (g, s) => {
     const m = g.m;
     const then = emitBody(g, s.thenBody);
@@ -392,6 +363,39 @@ const EMITTERS = {
     ];
   },
 } satisfies EmitterTable;
+
+/** A `for` loop as written: the body once per iteration. */
+function plainFor(g: Gen, s: For): Ref[] {
+  const { f, m } = g;
+  const I = m.i32;
+  const v = g.scalar(s.var, i32Type);
+  const stop = f.local(i32);
+  const step = f.local(i32);
+  const next = f.local(i32);
+  const out = f.label('for_end');
+  const loop = f.label('for');
+  // A step that is not positive runs nothing (the interpreter rejects it) rather than forever;
+  // so does a step that would wrap past the i32 range.
+  return [
+    f.set(v, i32Expr(g, s.start)),
+    f.set(stop, i32Expr(g, s.stop)),
+    f.set(step, i32Expr(g, s.step)),
+    m.block(out, [
+      m.br(out, I.le_s(f.get(step), I.const(0))),
+      m.loop(
+        loop,
+        m.block(null, [
+          m.br(out, I.ge_s(f.get(v), f.get(stop))),
+          ...emitBody(g, s.body),
+          f.set(next, I.add(f.get(v), f.get(step))),
+          m.br(out, I.lt_s(f.get(next), f.get(v))),
+          f.set(v, f.get(next)),
+          m.br(loop),
+        ]),
+      ),
+    ]),
+  ];
+}
 
 /** The code of a body, in order: fused runs of elementwise statements (fuse.ts), the rest one by one. */
 export function emitBody(g: Gen, body: readonly Stmt[]): Ref[] {

@@ -23,7 +23,7 @@ import { canUnpack, subByteLoad4, vectorLoad4 } from './unpack.js';
 const { i32, v128 } = binaryen;
 
 /** Most rows unrolled inside the chunk loop. */
-const MAX_ROWS = 16;
+export const MAX_ROWS = 16;
 
 const countCache = new WeakMap<Gen, Counts>();
 
@@ -40,21 +40,21 @@ export function findRun(g: Gen, body: readonly Stmt[], i: number): Run | undefin
 /** A stride along one dim of S: a compile-time element count, or a local holding one. */
 type Stride = { readonly k: number } | { readonly local: number };
 
-interface Point {
+export interface Point {
   /** Element strides per dim of S. */
   readonly strides: readonly Stride[];
   /** The starting element index (global leaves: the tile origin's flat index). */
   readonly start: () => Ref;
 }
 
-interface GlobalLeafInfo {
+export interface GlobalLeafInfo {
   readonly info: GlobalInfo;
   readonly offsets: number[];
   readonly origin: number;
 }
 
 /** The vector form of node n, when it has one. */
-function vectorOp(g: Gen, n: Node): ((args: (() => Ref)[]) => Ref) | undefined {
+export function vectorOp(g: Gen, n: Node): ((args: (() => Ref)[]) => Ref) | undefined {
   const s = n.s;
   switch (n.kind) {
     case 'id':
@@ -111,38 +111,10 @@ export function emitRun(g: Gen, run: Run): Ref[] {
   let inside: Ref = I.const(1);
   run.leaves.forEach((l, i) => {
     if (!l.load) return;
-    const info = g.globals.get(l.load.param)!;
-    const offsets = l.load.offsets.map((o) => {
-      const local = f.local(i32);
-      out.push(f.set(local, i32Expr(g, o)));
-      return local;
-    });
-    const R = offsets.length;
-    const T = l.load.dst.type.shape;
-    const lead = R - T.length;
-    let origin: Ref = I.const(0);
-    let last: Ref = I.const(0);
-    offsets.forEach((o, d) => {
-      origin = I.add(origin, I.mul(f.get(o), f.get(info.strides[d])));
-      if (d < lead) {
-        inside = I.and(inside, I.lt_u(f.get(o), f.get(info.dims[d])));
-      } else {
-        const n = T[d - lead];
-        inside = I.and(
-          inside,
-          I.and(I.ge_s(f.get(o), I.const(0)), I.le_s(f.get(o), I.sub(f.get(info.dims[d]), I.const(n)))),
-        );
-        last = I.add(last, I.mul(I.const(n - 1), f.get(info.strides[d])));
-      }
-    });
-    const originLocal = f.local(i32);
-    out.push(f.set(originLocal, origin));
-    if (l.dtype.bits < 8 && R > 0) {
-      // Sub-byte rows are read a word at a time: leave 64 elements of room after the tile's last one.
-      const numelT = I.mul(f.get(info.dims[0]), f.get(info.strides[0]));
-      inside = I.and(inside, I.le_s(I.add(I.add(f.get(originLocal), last), I.const(64)), numelT));
-    }
-    globals.set(i, { info, offsets, origin: originLocal });
+    const t = tileAt(g, l);
+    out.push(...t.set);
+    inside = I.and(inside, t.inside);
+    globals.set(i, t.gl);
   });
   if (globals.size === 0) return [...out, ...nestCode(g, run, S, fulls, undefined)];
   const [setInside, insideVal] = f.save(inside, i32);
@@ -154,8 +126,70 @@ export function emitRun(g: Gen, run: Run): Ref[] {
   return [...out, setInside, m.if(insideVal(), m.block(null, fast), m.block(null, slow))];
 }
 
+/** A loop whose body is one fused run, emitted with the run's loop nest outside the loop (carry.ts). */
+export interface Carry {
+  /** The loop's iteration count (a local, at least 1). */
+  readonly trips: number;
+  /** Global leaf -> local holding the element step of its tile origin per iteration. */
+  readonly steps: ReadonlyMap<number, number>;
+  /** Buffer leaf -> store: a loop-carried tile read and written at the same elements. */
+  readonly carried: ReadonlyMap<number, number>;
+}
+
+/**
+ * The code of a carried loop's nest (see carry.ts): `globals` hold the first iteration's tile
+ * origins. Throws FuseHazard when the run cannot be emitted as a nest.
+ */
+export function carriedNest(g: Gen, run: Run, globals: Map<number, GlobalLeafInfo>, carry: Carry): Ref[] {
+  return nestCode(g, run, run.shape, new Map(), globals, carry);
+}
+
+/**
+ * Where global leaf l's tile starts: statements that set its offset locals and origin local, and
+ * whether the whole tile lies inside its tensor (read after the statements).
+ */
+export function tileAt(g: Gen, l: Leaf): { set: Ref[]; inside: Ref; gl: GlobalLeafInfo } {
+  const { f, m } = g;
+  const I = m.i32;
+  const load = l.load!;
+  const info = g.globals.get(load.param)!;
+  const set: Ref[] = [];
+  const offsets = load.offsets.map((o) => {
+    const local = f.local(i32);
+    set.push(f.set(local, i32Expr(g, o)));
+    return local;
+  });
+  const R = offsets.length;
+  const T = load.dst.type.shape;
+  const lead = R - T.length;
+  let inside: Ref = I.const(1);
+  let origin: Ref = I.const(0);
+  let last: Ref = I.const(0);
+  offsets.forEach((o, d) => {
+    origin = I.add(origin, I.mul(f.get(o), f.get(info.strides[d])));
+    if (d < lead) {
+      inside = I.and(inside, I.lt_u(f.get(o), f.get(info.dims[d])));
+    } else {
+      const n = T[d - lead];
+      inside = I.and(
+        inside,
+        I.and(I.ge_s(f.get(o), I.const(0)), I.le_s(f.get(o), I.sub(f.get(info.dims[d]), I.const(n)))),
+      );
+      last = I.add(last, I.mul(I.const(n - 1), f.get(info.strides[d])));
+    }
+  });
+  const originLocal = f.local(i32);
+  set.push(f.set(originLocal, origin));
+  if (l.dtype.bits < 8 && R > 0) {
+    // Sub-byte rows are read a word at a time: leave 64 elements of room after the tile's last one.
+    const numelT = I.mul(f.get(info.dims[0]), f.get(info.strides[0]));
+    inside = I.and(inside, I.le_s(I.add(I.add(f.get(originLocal), last), I.const(64)), numelT));
+  }
+  return { set, inside, gl: { info, offsets, origin: originLocal } };
+}
+
 /** The access strides of leaf l over S (global leaves: tensor strides through the tile's dims). */
-function leafPoint(g: Gen, l: Leaf, S: readonly number[], gl: GlobalLeafInfo | undefined): Point {
+export function leafPoint(g: Gen, l: Leaf, S: readonly number[], gl: GlobalLeafInfo | undefined): Point {
   const f = g.f;
   if (!gl || !l.load) {
     const strides = broadcastStrides(l.shape, S).map((k) => ({ k }));
@@ -178,7 +212,7 @@ function leafPoint(g: Gen, l: Leaf, S: readonly number[], gl: GlobalLeafInfo | u
   return { strides, start: () => f.get(gl.origin) };
 }
 
-function strideIsZero(s: Stride): boolean {
+export function strideIsZero(s: Stride): boolean {
   return 'k' in s && s.k === 0;
 }
 
@@ -205,6 +239,7 @@ function nestCode(
   S: readonly number[],
   fulls: Map<number, number>,
   globals: Map<number, GlobalLeafInfo> | undefined,
+  carry?: Carry,
 ): Ref[] {
   const { f, m } = g;
   const I = m.i32;
@@ -297,14 +332,30 @@ function nestCode(
         }),
       );
     });
-    const index = (pi: number, row: number, lane: number) =>
-      addSteps(
+    // Carried loops: each global leaf's tile origin moves by its step per iteration.
+    const kOffsets = new Map<number, number>();
+    if (carry) for (const li of carry.steps.keys()) kOffsets.set(li, f.local(i32));
+    const index = (pi: number, row: number, lane: number) => {
+      const k = kOffsets.get(pi);
+      const rowIndex = rowStart[pi][row]();
+      return addSteps(
         g,
-        addStepsVar(g, rowStart[pi][row](), points[pi].strides[r - 1], f.get(c)),
+        addStepsVar(
+          g,
+          k === undefined ? rowIndex : I.add(rowIndex, f.get(k)),
+          points[pi].strides[r - 1],
+          f.get(c),
+        ),
         points[pi].strides[r - 1],
         lane,
       );
+    };
+    // Carried tiles in registers: one v128 local per (store, row) while a chunk's loop runs.
+    let carriedLocals: number[][] | undefined;
     const loadLeaf = (li: number, row: number, width: 1 | 4): Ref => {
+      const carriedStore = carry?.carried.get(li);
+      if (carriedLocals && carriedStore !== undefined && width === 4)
+        return f.get(carriedLocals[carriedStore][row]);
       const l = run.leaves[li];
       const gl = globals?.get(li);
       const rg = reg(l.dtype);
@@ -464,13 +515,71 @@ function nestCode(
       }
       return code;
     };
+    // Every chunk of every row through all iterations of a carried loop: the carried tiles are loaded
+    // into locals, updated in place by every iteration, and stored once. The chunks are unrolled
+    // inside the loop so each iteration reads every tile row contiguously.
+    const carriedAll = (cr: Carry): Ref[] => {
+      const chunkCount = L / 4;
+      const storeAddr = (si: number, row: number) =>
+        I.add(f.get(g.scratch), I.shl(index(run.leaves.length + si, row, 0), I.const(2)));
+      const locals = Array.from({ length: chunkCount }, () =>
+        run.stores.map(() => Array.from({ length: rows }, () => f.local(v128))),
+      );
+      const code: Ref[] = [];
+      const step: Ref[] = [];
+      const finish: Ref[] = [];
+      for (let j = 0; j < chunkCount; j++) {
+        const setC = () => f.set(c, I.const(4 * j));
+        code.push(setC());
+        finish.push(setC());
+        run.stores.forEach((s, si) => {
+          for (let row = 0; row < rows; row++) {
+            code.push(f.set(locals[j][si][row], m.v128.load(g.buf(s.v), 4, storeAddr(si, row))));
+            finish.push(m.v128.store(g.buf(s.v), 4, storeAddr(si, row), f.get(locals[j][si][row])));
+          }
+        });
+        carriedLocals = locals[j];
+        step.push(setC());
+        const memo: Memo = new Map();
+        for (let row = 0; row < rows; row++) {
+          const values = run.stores.map((s) =>
+            valueAt({ kind: 'node', node: s.node }, row, 4, memo, hoisted),
+          );
+          step.push(...stmts0);
+          stmts0 = [];
+          run.stores.forEach((_, si) => {
+            step.push(f.set(locals[j][si][row], f.get(values[si])));
+          });
+        }
+        carriedLocals = undefined;
+      }
+      const t = f.local(i32);
+      const loop = f.label('K');
+      code.push(
+        f.set(t, I.const(0)),
+        ...[...kOffsets.values()].map((k) => f.set(k, I.const(0))),
+        m.loop(
+          loop,
+          m.block(null, [
+            ...step,
+            ...[...kOffsets].map(([li, k]) => f.set(k, I.add(f.get(k), f.get(cr.steps.get(li)!)))),
+            f.set(t, I.add(f.get(t), I.const(1))),
+            m.br(loop, I.lt_s(f.get(t), f.get(cr.trips))),
+          ]),
+        ),
+        ...finish,
+      );
+      return code;
+    };
     // The chunk loop and its tail are built before the hoisted code they need is placed.
     const chunks = vector ? Math.floor(L / 4) : 0;
-    const vecLoop = f.repeat(
-      chunks,
-      () => position(4),
-      () => f.bump(c, 4),
-    );
+    const vecLoop = carry
+      ? carriedAll(carry)
+      : f.repeat(
+          chunks,
+          () => position(4),
+          () => f.bump(c, 4),
+        );
     const tailLoop = f.repeat(
       L - chunks * 4,
       () => position(1),

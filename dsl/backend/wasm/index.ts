@@ -22,6 +22,8 @@ export interface WasmOptions {
   readonly relaxedSimd?: boolean;
   /** Fuse runs of elementwise statements into one loop nest (default true; false for comparisons). */
   readonly fuse?: boolean;
+  /** Keep loop-carried tiles of fused loops in registers (default true; false for comparisons). */
+  readonly carry?: boolean;
 }
 
 /** The maximum every module declares for its memory, in 64 KiB pages (2 GiB; the WASM device's WASM_MAX_PAGES). */
@@ -44,6 +46,7 @@ export function compileWasm(program: Program, options: WasmOptions = {}): WasmAr
   validateProgram(program);
   const g = new Gen(program);
   g.fuse = options.fuse !== false;
+  g.carry = options.carry !== false;
   try {
     const { params, descriptor } = emitModule(g);
     const bytes = finishModule(g, program.name);

@@ -15,6 +15,7 @@ import { numel } from '../../ir/shapes.js';
 import { sharedWords } from './budget.js';
 import { wgslDecode, wgslEncode } from './codec.js';
 import { type Gen, WORKGROUP_STORAGE_LIMIT } from './context.js';
+import { emitBlockedDot } from './dot-blocked.js';
 import { emitPackedDot } from './dot4.js';
 import { binaryExpr, castExpr, condition, convertedScalar, literal, rounded, unaryExpr } from './expr.js';
 import { emitLoadGlobal, emitLoadShared, emitStoreGlobal, emitStoreShared } from './memory.js';
@@ -308,6 +309,7 @@ const EMITTERS = {
     const from = a.dtype;
     const acc = c.dtype;
     const cv = operand(g, c, dst);
+    if (emitBlockedDot(g, s, cv)) return;
     const [ra, rb] = g.stage([a, b]);
     g.each(dst, (slot, el) => {
       const i = el === '0u' || M === 1 ? '0u' : N === 1 ? el : `(${el} / ${N}u)`;

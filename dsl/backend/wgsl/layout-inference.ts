@@ -6,6 +6,8 @@
 // 2. A tile the program gave a layout (load(..., { layout }), convert_layout) keeps it; its class
 //    takes the first such layout. A class with a reduced member takes a layout that keeps the
 //    reduced axis inside one thread where the shape allows (rowLayout).
+//    A class with a dot result and no layout yet takes a micro-tile layout (microTileLayout: each
+//    thread a contiguous block of results, so the blocked dot shares operand reads between them).
 // 3. Derived layouts flow along ops that change the shape: a reduction's result gets the source's
 //    layout with the reduced axis removed (thread modes become replication), a broadcast operand
 //    gets the result's layout with the broadcast dims removed the same way (so the broadcast reads
@@ -18,7 +20,7 @@
 // relate), the emitters insert a conversion through workgroup memory and count it (Gen.stats).
 import type { Program, Stmt, TileVar } from '../../ir/program.js';
 import { numel } from '../../ir/shapes.js';
-import { defaultLayout, Layout, local, replicated } from '../../layout.js';
+import { defaultLayout, Layout, local, replicated, spatial } from '../../layout.js';
 import { CYCLIC, type Placement } from './layouts.js';
 
 /** Slots per thread a layout may hold beyond the cyclic placement's ceil(n / T) (registers are cheap up to here). */
@@ -61,6 +63,32 @@ export function rowLayout(shape: readonly number[], axis: number, threads: numbe
   const l = replicated(left, shape.length)
     .product(local(...locals))
     .spatial(...spatialDims);
+  return fits(l, shape, threads) ? l : undefined;
+}
+
+/** Most result elements per thread `microTileLayout` gives (the blocked dot unrolls them). */
+const MICRO_TILE_SLOTS = 64;
+
+/**
+ * A dot result [M, N] in `threads` threads as a grid of threads each holding a contiguous
+ * lm x ln block, with lm + ln (the operand values a thread reads per k for its lm ln products)
+ * smallest; undefined when no thread grid divides the shape (the default placement then).
+ */
+export function microTileLayout(shape: readonly number[], threads: number): Layout | undefined {
+  if (shape.length !== 2) return undefined;
+  const [M, N] = shape;
+  let best: { tm: number; tn: number; cost: number } | undefined;
+  for (let tm = 1; tm <= threads; tm++) {
+    const tn = threads / tm;
+    if (!Number.isInteger(tn) || M % tm !== 0 || N % tn !== 0) continue;
+    const lm = M / tm;
+    const ln = N / tn;
+    if (lm * ln > MICRO_TILE_SLOTS) continue;
+    const cost = lm + ln;
+    if (!best || cost < best.cost) best = { tm, tn, cost };
+  }
+  if (!best || best.cost <= 2) return undefined; // one element per thread: nothing to block
+  const l = spatial(best.tm, best.tn).local(M / best.tm, N / best.tn);
   return fits(l, shape, threads) ? l : undefined;
 }
 
@@ -180,6 +208,7 @@ export function inferLayouts(program: Program): Map<TileVar, Placement> {
   };
   const derived: Derived[] = [];
   const rowSeeds = new Map<TileVar, number>(); // reduced tile -> axis
+  const dotResults: TileVar[] = [];
   const operand = (dst: TileVar, x: TileVar): void => {
     if (sameShape(dst, x)) union(dst, x);
     else if (numel(x.type.shape) > 1)
@@ -212,6 +241,7 @@ export function inferLayouts(program: Program): Map<TileVar, Placement> {
         break;
       case 'dot':
         union(s.dst, s.c);
+        dotResults.push(s.dst);
         break;
       case 'broadcast':
         if (numel(s.src.type.shape) > 1)
@@ -251,6 +281,11 @@ export function inferLayouts(program: Program): Map<TileVar, Placement> {
   for (const [v, axis] of rowSeeds) {
     if (chosen.has(classOf(v)) || numel(v.type.shape) === 1) continue;
     const l = rowLayout(v.type.shape, axis, T);
+    if (l) chosen.set(classOf(v), { kind: 'layout', layout: l });
+  }
+  for (const v of dotResults) {
+    if (chosen.has(classOf(v))) continue;
+    const l = microTileLayout(v.type.shape, T);
     if (l) chosen.set(classOf(v), { kind: 'layout', layout: l });
   }
   const propagate = (): void => {

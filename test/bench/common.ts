@@ -1,5 +1,12 @@
 // What every benchmark shares: options, result rows, random data, a tilevm device per thread count.
-import { createWasmDevice, f32, Tensor, type WasmDevice } from '../../runtime/index.js';
+import {
+  createDevice,
+  createWasmDevice,
+  f32,
+  Tensor,
+  type WasmDevice,
+  type WebGpuDevice,
+} from '../../runtime/index.js';
 import type { TimingOptions } from './timing.js';
 
 export interface BenchOptions {
@@ -8,6 +15,18 @@ export interface BenchOptions {
   readonly timing: TimingOptions;
   /** How many weight matrices each GEMV rotates through. */
   readonly rotate: number;
+}
+
+/** A markdown table a benchmark adds to the report besides its rows (e.g. the LLM table by format). */
+export interface ExtraTable {
+  readonly title: string;
+  readonly markdown: string;
+}
+
+/** What a benchmark returns: rows for the main table, and optional tables of its own. */
+export interface BenchResult {
+  readonly rows: Row[];
+  readonly tables?: readonly ExtraTable[];
 }
 
 export interface Row {
@@ -79,6 +98,34 @@ export async function withDevices<T>(
   } finally {
     for (const d of devices) d.device.destroy();
   }
+}
+
+/**
+ * Runs `f` on a WebGPU device (SwiftShader in Node here). Where no adapter exists (or the device
+ * cannot be made), prints why and returns undefined: the WebGPU rows are skipped, the bench goes on.
+ */
+export async function withWebGpu<T>(
+  what: string,
+  f: (device: WebGpuDevice) => Promise<T>,
+): Promise<T | undefined> {
+  let device: WebGpuDevice;
+  try {
+    device = await createDevice({ backend: 'webgpu' });
+  } catch (e) {
+    console.log(`  [skip] ${what} on WebGPU: no device (${(e as Error).message.split('\n')[0]})`);
+    return undefined;
+  }
+  try {
+    return await f(device);
+  } finally {
+    device.destroy();
+  }
+}
+
+/** Formats a markdown table; `align` has one 'l' or 'r' per column. */
+export function markdownTable(header: readonly string[], align: string, rows: readonly string[][]): string {
+  const sep = [...align].map((a) => (a === 'r' ? '---:' : '---'));
+  return [header, sep, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
 export function fmtMs(ms: number): string {

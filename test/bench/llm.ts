@@ -2,9 +2,12 @@
 // quantizedMatmul (float path and int8-activation path) against onnxruntime-web's wasm MatMulNBits,
 // onnxruntime-node's native MatMulNBits and llama.cpp's Q4_0 (node-llama-cpp, a decode step of a
 // synthetic GGUF model). Shapes: K = N = 4096 and Llama-3-8B's projections. Weights rotate through
-// enough matrices (> 32 MB) that every call streams them from DRAM. A second table runs every
-// weight type at 4096x4096 (1 thread): weight GB/s, time relative to u4, and the kernel's error
-// against the float64 reference of the dequantized weights.
+// enough matrices (> 32 MB) that every call streams them from DRAM.
+// Then a table by weight format (every int width 1..8, signed and unsigned, and the float formats;
+// --quick: 5 of them), WASM 1 thread at 4096x4096: weight bytes/s, time relative to u4 (same path)
+// and to our f32 GEMV, int8 path against float path, error against the float64 reference of the
+// dequantized weights, and the peers' u4 figures ("n/a" for formats they lack). The same table on
+// WebGPU at 1x2048 by 512x2048 (SwiftShader here: relative figures only), skipped without an adapter.
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,26 +17,34 @@ import { writeSyntheticLlama } from '../../llm/gguf/llama.js';
 import { integerWeights } from '../../llm/kernels/spec.js';
 import {
   destroyQuantizedMatrix,
+  type LlmDevice,
+  type LlmTensor,
   type MatmulPath,
   quantizedMatmul,
   uploadQuantizedMatrix,
 } from '../../llm/matmul.js';
 import type { QuantFormat, QuantizedMatrix } from '../../llm/quantized-matrix.js';
-import type { WasmDevice, WasmTensor } from '../../runtime/index.js';
+import { type WasmDevice, WebGpuDevice } from '../../runtime/index.js';
 import { dequantizeF64 } from '../llm/kernels-fixtures.js';
 import {
   type BenchOptions,
+  type BenchResult,
+  type ExtraTable,
   fmtMs,
+  hostF32,
+  markdownTable,
   type Row,
   randomBytes,
   randomF32,
   relErr,
   toRows,
   withDevices,
+  withWebGpu,
 } from './common.js';
+import { gemvF32 } from './gemv-f32.js';
 import { matmulNBitsModel } from './onnx.js';
 import { ortNodeVariants, ortWebVariants, tryPeer } from './peers.js';
-import { measure, type Variant } from './timing.js';
+import { measure, type TimingOptions, type Variant } from './timing.js';
 
 /** [name, K, N] */
 const SHAPES: [string, number, number][] = [
@@ -108,33 +119,70 @@ interface TilevmVariant {
   readonly destroy: () => void;
 }
 
-/** tilevm GEMV variants on one device, rotating over `mats`. */
+/** Reads an f32 device tensor back, on either backend. */
+async function readF32(device: LlmDevice, t: LlmTensor): Promise<Float32Array> {
+  const host = await (device as { read(t: LlmTensor): Promise<Tensor> }).read(t);
+  return host.toFloat32Array();
+}
+
+/**
+ * tilevm GEMV variants on one device, rotating over `mats`. On WebGPU a call also flushes, so it
+ * ends when the GPU has finished (a WASM launch already resolves when the kernel is done).
+ */
 function tilevmVariant(
   name: string,
-  device: WasmDevice,
+  device: LlmDevice,
   threads: number,
   mats: readonly QuantizedMatrix[],
   x: Tensor,
   path: MatmulPath,
 ): TilevmVariant {
-  const dx = device.upload(x);
-  const out = device.tensor(f32, [1, mats[0]!.n]);
+  const dx = (device as WasmDevice).upload(x) as LlmTensor;
+  const out = (device as WasmDevice).tensor(f32, [1, mats[0]!.n]) as LlmTensor;
   const dms = mats.map((m) => uploadQuantizedMatrix(device, m));
+  const gpu = device instanceof WebGpuDevice ? device : undefined;
   let r = 0;
   const opts = { path, out, threads };
   return {
     name: `${name}|${threads}`,
     run: async () => {
       await quantizedMatmul(device, dx, dms[r++ % dms.length]!, opts);
+      if (gpu) await gpu.flush();
     },
     y: async () => {
       await quantizedMatmul(device, dx, dms[0]!, opts);
-      return (await device.read(out as WasmTensor)).toFloat32Array();
+      return readF32(device, out);
     },
     destroy: () => {
       for (const d of dms) destroyQuantizedMatrix(d);
       dx.destroy();
       out.destroy();
+    },
+  };
+}
+
+/** Our f32 GEMV (test/bench/gemv-f32.ts) on N x K f32 weights, rotating over `count` matrices. */
+function f32Variant(device: LlmDevice, n: number, k: number, count: number, x: Float32Array): TilevmVariant {
+  const dev = device as WasmDevice;
+  const dx = dev.upload(hostF32([k], x));
+  const dws = Array.from({ length: count }, (_, r) => dev.upload(hostF32([n, k], randomF32(n * k, 500 + r))));
+  const dy = dev.tensor(f32, [n]);
+  const gpu = device instanceof WebGpuDevice ? device : undefined;
+  let r = 0;
+  return {
+    name: 'f32 GEMV|1',
+    run: async () => {
+      await gemvF32.launch(dev, { x: dx, w: dws[r++ % dws.length]!, y: dy });
+      if (gpu) await gpu.flush();
+    },
+    y: async () => {
+      await gemvF32.launch(dev, { x: dx, w: dws[0]!, y: dy });
+      return readF32(device, dy as LlmTensor);
+    },
+    destroy: () => {
+      for (const d of dws) d.destroy();
+      dx.destroy();
+      dy.destroy();
     },
   };
 }
@@ -269,57 +317,202 @@ const ALL_TYPES: DType[] = [
   ...[dt.i1, dt.i2, dt.i3, dt.i4, dt.i5, dt.i6, dt.i7, dt.i8],
   ...[dt.f4e2m1, dt.f5e2m2, dt.f6e3m2, dt.f6e2m3, dt.f8e4m3, dt.f8e5m2],
 ];
+const QUICK_TYPES: DType[] = [dt.u2, dt.u4, dt.i3, dt.u8, dt.f4e2m1];
 
-/** Every weight type at 4096x4096, group 128, one thread: float path and (where it exists) int8 path. */
-async function benchBitWidths(opts: BenchOptions): Promise<Row[]> {
-  const K = 4096;
-  const N = 4096;
-  const types = opts.quick ? [dt.u2, dt.u4, dt.i3, dt.u8, dt.f4e2m1] : ALL_TYPES;
-  const x = randomF32(K, 12);
-  const hx = Tensor.fromArray(f32, [1, K], x);
-  return withDevices([1], async ([{ device }]) => {
-    const variants: TilevmVariant[] = [];
-    const errors = new Map<string, number>();
-    const bytes = new Map<string, number>();
+/** One measured variant of the by-format table. */
+interface FormatTiming {
+  readonly type: DType | undefined; // undefined: our f32 GEMV
+  readonly path: MatmulPath;
+  readonly median: number;
+  readonly p10: number;
+  readonly weightBytes: number;
+  readonly err: number;
+}
+
+/**
+ * Every weight type (group 128, f16 scales) and our f32 GEMV at n x k on one device, one thread:
+ * the float path and, where the format has an integer form, the int8-activation path, each with
+ * its error against the float64 reference of the dequantized weights.
+ */
+async function measureFormats(
+  device: LlmDevice,
+  n: number,
+  k: number,
+  types: readonly DType[],
+  timing: TimingOptions,
+  rotateBytes: number,
+): Promise<FormatTiming[]> {
+  const x = randomF32(k, 12);
+  const hx = Tensor.fromArray(f32, [1, k], x);
+  const variants: TilevmVariant[] = [];
+  const meta = new Map<string, Omit<FormatTiming, 'median' | 'p10'>>();
+  try {
+    const f32Bytes = 4 * n * k;
+    const fv = f32Variant(device, n, k, Math.max(1, Math.ceil(rotateBytes / f32Bytes)), x);
+    variants.push(fv);
+    const y = await fv.y();
+    const ref = new Float64Array(64);
+    // The f32 GEMV's reference: its own weights (seed 500) in float64.
+    const w0 = randomF32(64 * k, 500);
+    for (let r = 0; r < 64; r++) {
+      let s = 0;
+      for (let c = 0; c < k; c++) s += w0[r * k + c]! * x[c]!;
+      ref[r] = s;
+    }
+    meta.set(fv.name, {
+      type: undefined,
+      path: 'float',
+      weightBytes: f32Bytes,
+      err: relErr(y.subarray(0, 64), ref),
+    });
     for (const [i, w] of types.entries()) {
       const fmt: QuantFormat = { weight: w as QuantFormat['weight'], group: 128, scale: 'f16' };
-      const perMatrix = (N * K * w.bits) / 8;
-      const count = Math.max(2, Math.ceil((40 * 2 ** 20) / perMatrix));
-      const mats = Array.from({ length: count }, (_, r) => randomMatrix(fmt, N, K, 1000 * i + r));
+      const perMatrix = (n * k * w.bits) / 8;
+      const count = Math.max(1, Math.ceil(rotateBytes / perMatrix));
+      const mats = Array.from({ length: count }, (_, r) => randomMatrix(fmt, n, k, 1000 * i + r));
       const paths: MatmulPath[] = integerWeights({ weight: w, scale: f16, act: f32, group: 128 })
         ? ['float', 'int8']
         : ['float'];
       for (const path of paths) {
-        const v = tilevmVariant(`${w.name} ${path}`, device, 1, mats, hx, path);
-        errors.set(v.name, errorVsF64(mats[0]!, x, await v.y()));
-        bytes.set(v.name, perMatrix);
-        variants.push(v);
+        try {
+          const v = tilevmVariant(`${w.name} ${path}`, device, 1, mats, hx, path);
+          variants.push(v);
+          meta.set(v.name, {
+            type: w,
+            path,
+            weightBytes: perMatrix,
+            err: errorVsF64(mats[0]!, x, await v.y()),
+          });
+        } catch (e) {
+          console.log(`  [fail] ${w.name} ${path}: ${(e as Error).message.split('\n')[0]}`);
+        }
       }
     }
-    const timings = await measure(variants, { ...opts.timing, budgetMs: opts.timing.budgetMs * 2 });
+    const measured = variants.filter((v) => meta.has(v.name));
+    const timings = await measure(measured, timing);
+    return timings.map((t) => ({ ...meta.get(t.name)!, median: t.median, p10: t.p10 }));
+  } finally {
     for (const v of variants) v.destroy();
-    const u4 = timings.find((t) => t.name.startsWith('u4 int8'));
-    return timings.map((t) => {
-      const [impl] = t.name.split('|');
-      const rel = u4 ? `, ${(t.median / u4.median).toFixed(2)}x u4 int8` : '';
-      return {
-        bench: 'GEMV 1x4096x4096 g128, by weight type',
-        impl: `tilevm ${impl}`,
-        threads: 1,
-        median: t.median,
-        p10: t.p10,
-        samples: t.samples,
-        rate: `${((bytes.get(t.name) ?? 0) / t.median / 1e6).toFixed(1)} GB/s${rel}, err ${(errors.get(t.name) ?? Number.NaN).toExponential(1)}`,
-      };
-    });
-  });
+  }
 }
 
-export async function benchLlm(opts: BenchOptions): Promise<Row[]> {
+/** The peers' 1-thread u4 g128 4096x4096 figures (from the first table), for the u4 rows. */
+interface PeerU4 {
+  readonly name: string;
+  readonly median?: number;
+}
+
+/** A rate in bytes per µs (= MB/s) as GB/s, or as MB/s below 1 GB/s (SwiftShader). */
+function fmtRate(bytesPerUs: number): string {
+  return bytesPerUs >= 1000 ? `${(bytesPerUs / 1000).toFixed(2)} GB/s` : `${bytesPerUs.toPrecision(3)} MB/s`;
+}
+
+function formatTable(results: readonly FormatTiming[], peers: readonly PeerU4[]): string {
+  const find = (type: string | undefined, path: MatmulPath) =>
+    results.find((r) => r.type?.name === type && r.path === path);
+  const f32 = find(undefined, 'float');
+  const rows = results.map((r) => {
+    const u4 = find('u4', r.path);
+    const float = r.type && r.path === 'int8' ? find(r.type.name, 'float') : undefined;
+    const peerCells = peers.map((p) =>
+      r.type?.name === 'u4' && p.median !== undefined
+        ? `${fmtMs(p.median)} ms (tilevm ${(r.median / p.median).toFixed(2)}x)`
+        : 'n/a',
+    );
+    return [
+      r.type ? r.type.name : 'f32 (our f32 GEMV)',
+      r.type ? String(r.type.bits) : '32',
+      r.path,
+      fmtMs(r.median),
+      fmtMs(r.p10),
+      fmtRate(r.weightBytes / r.median / 1e3),
+      u4 ? `${(r.median / u4.median).toFixed(2)}x` : '',
+      f32 ? `${(r.median / f32.median).toFixed(2)}x` : '',
+      float ? `${(r.median / float.median).toFixed(2)}x` : '',
+      r.err.toExponential(1),
+      ...peerCells,
+    ];
+  });
+  return markdownTable(
+    [
+      'weights',
+      'bits',
+      'path',
+      'median ms',
+      'p10 ms',
+      'weight bytes/s',
+      'time / u4 (same path)',
+      'time / f32 GEMV',
+      'int8 / float',
+      'err vs f64',
+      ...peers.map((p) => p.name),
+    ],
+    `lrlrrrrrrr${'r'.repeat(peers.length)}`,
+    rows,
+  );
+}
+
+/** Every weight type at 4096x4096 on WASM, one thread, rotating weights past the L3. */
+async function wasmFormats(opts: BenchOptions, peerRows: readonly Row[]): Promise<ExtraTable> {
+  const types = opts.quick ? QUICK_TYPES : ALL_TYPES;
+  const timing = opts.quick ? opts.timing : { warmupMs: 2000, reps: 20, budgetMs: 25000 };
+  const results = await withDevices([1], ([{ device }]) =>
+    measureFormats(device, 4096, 4096, types, timing, 40 * 2 ** 20),
+  );
+  const peer = (impl: string, label: string): PeerU4 => {
+    const r = peerRows.find((p) => p.bench === 'GEMV u4 1x4096x4096' && p.impl === impl && p.threads === 1);
+    return { name: `${label} x1`, ...(r ? { median: r.median } : {}) };
+  };
+  const peers = [
+    peer('onnxruntime-web', 'onnxruntime-web MatMulNBits'),
+    peer('onnxruntime-node', 'onnxruntime-node MatMulNBits'),
+    peer('llama.cpp Q4_0 (per matmul)', 'llama.cpp Q4_0'),
+  ];
+  return {
+    title: `LLM GEMV by weight format, WASM, 1 thread, 1x4096 by 4096x4096, group 128, f16 scales${opts.quick ? ' (quick: 5 formats)' : ''}`,
+    markdown: formatTable(results, peers),
+  };
+}
+
+/**
+ * WebGPU (SwiftShader here: relative figures only) at a modest shape, one matrix, no rotation.
+ * SwiftShader took 0.5-3 s per call at 1024x4096 on the loaded 2-core machine, so 512x2048, one
+ * warm-up call per variant (measure's first round) and a few rounds.
+ */
+async function webgpuFormats(opts: BenchOptions): Promise<ExtraTable | undefined> {
+  const N = 512;
+  const K = 2048;
+  const types = opts.quick ? QUICK_TYPES : ALL_TYPES;
+  const timing = opts.quick
+    ? { warmupMs: 0, reps: 3, budgetMs: 1000 }
+    : { warmupMs: 0, reps: 5, budgetMs: 15000 };
+  const results = await withWebGpu('LLM GEMV by format', (device) =>
+    measureFormats(device, N, K, types, timing, 0),
+  );
+  if (!results) return undefined;
+  return {
+    title:
+      `LLM GEMV by weight format, WebGPU (SwiftShader: relative figures only), 1x${K} by ${N}x${K}, ` +
+      `group 128, f16 scales${opts.quick ? ' (quick: 5 formats)' : ''}`,
+    markdown: formatTable(results, []),
+  };
+}
+
+export async function benchLlm(opts: BenchOptions): Promise<BenchResult> {
   const rows = await benchPeers(opts);
-  rows.push(...(await benchBitWidths(opts)));
   for (const r of rows)
     if (r.impl.startsWith('llama.cpp'))
       console.log(`  ${r.impl} x${r.threads}: ${fmtMs(r.median)} ms per matmul`);
-  return rows;
+  const tables: ExtraTable[] = [await wasmFormats(opts, rows)];
+  console.log(`\n### ${tables[0]!.title}\n\n${tables[0]!.markdown}\n`);
+  // A WebGPU failure is reported and leaves the WASM tables standing.
+  const gpu = await webgpuFormats(opts).catch((e: unknown) => {
+    console.log(`  [fail] LLM GEMV on WebGPU: ${(e as Error).message.split('\n')[0]}`);
+    return undefined;
+  });
+  if (gpu) {
+    tables.push(gpu);
+    console.log(`\n### ${gpu.title}\n\n${gpu.markdown}\n`);
+  }
+  return { rows, tables };
 }

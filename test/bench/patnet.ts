@@ -3,10 +3,21 @@
 // with the same weights (../shared/fixtures/patnet). Batch 1 is latency; batch 8 (not in --quick)
 // throughput. T1 and T2 run on tilevm only (random weights: there is no ONNX export of them).
 // Without ../shared the ONNX peers are skipped and tilevm runs on seeded random weights.
+// T0 batch 1 also runs on WebGPU (SwiftShader in Node: seconds per forward, a few timed runs),
+// skipped with a note where no adapter exists.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadPatnet, type PatnetModel, readSafetensors } from '../../patnet/index.js';
-import { type BenchOptions, fmtMs, type Row, randomF32, relErr, toRows, withDevices } from './common.js';
+import {
+  type BenchOptions,
+  fmtMs,
+  type Row,
+  randomF32,
+  relErr,
+  toRows,
+  withDevices,
+  withWebGpu,
+} from './common.js';
 import { loadOrtNode, OrtWeb, type PeerVariant, tryPeer } from './peers.js';
 import { measure, type TimingOptions, type Variant } from './timing.js';
 
@@ -158,6 +169,7 @@ export async function benchPatnet(opts: BenchOptions): Promise<Row[]> {
     } finally {
       for (const m of models) m.model.destroy();
     }
+    rows.push(...(await webgpuBatch1(fx, opts)));
     if (!opts.quick && models.length > 0) {
       // Larger variants, tilevm only, batch 1 (seeded random weights).
       for (const variant of ['t1', 't2'] as const) {
@@ -185,4 +197,48 @@ export async function benchPatnet(opts: BenchOptions): Promise<Row[]> {
     }
   });
   return rows;
+}
+
+/**
+ * PATNet-T0 batch 1 on WebGPU (SwiftShader here: seconds per forward, so one warm-up and two timed
+ * runs in --quick, three in a full run). Skipped, with a note, where no adapter exists.
+ */
+async function webgpuBatch1(fx: Fixture, opts: BenchOptions): Promise<Row[]> {
+  const rows = await withWebGpu('PATNet-T0', async (device) => {
+    const t0 = performance.now();
+    const model = await tryPeer('tilevm-webgpu', () =>
+      loadPatnet({ variant: 't0', weights: fx.weights, device }),
+    );
+    if (!model) return [];
+    try {
+      const run = async () => (await model.run({ data: fx.image, shape: [1, 3, 224, 224] })).data;
+      const y = await run();
+      console.log(`  tilevm-webgpu: loadPatnet + first run ${fmtMs(performance.now() - t0)} ms`);
+      const ref = fx.logits;
+      if (ref)
+        console.log(`  check WebGPU: max |logits - PyTorch| / max |ref|: ${relErr(y, ref).toExponential(1)}`);
+      const times: number[] = [];
+      for (let i = 0; i < (opts.quick ? 2 : 3); i++) {
+        const s = performance.now();
+        await run();
+        times.push(performance.now() - s);
+      }
+      times.sort((a, b) => a - b);
+      const median = times[Math.floor(times.length / 2)]!;
+      return [
+        {
+          bench: 'PATNet-T0 b1',
+          impl: 'tilevm-webgpu (SwiftShader)',
+          threads: 1,
+          median,
+          p10: times[0]!,
+          samples: times.length,
+          rate: `${(1000 / median).toFixed(2)} img/s`,
+        },
+      ];
+    } finally {
+      model.destroy();
+    }
+  });
+  return rows ?? [];
 }

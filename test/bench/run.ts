@@ -2,9 +2,12 @@
 // minutes), `npm run bench -- --quick` (a smoke run with short warm-ups and few repetitions).
 // Options: --quick, --threads=1,2, --only=copy,gemv,gemm,u4,patnet,llm. Prints a markdown table of medians,
 // 10th percentiles and ratios (tilevm time / peer time at the same thread count; tfjs-wasm is
-// single-threaded in Node, so it is compared with tilevm on one thread).
+// single-threaded in Node, so it is compared with tilevm on one thread), plus the tables some
+// benchmarks add (the LLM table by weight format), and writes them into docs/benchmarks.md
+// (report.ts: a complete default run replaces the full-results block; a --quick, --only or
+// --threads run, or one where a benchmark failed, replaces the partial block instead).
 import os from 'node:os';
-import type { BenchOptions, Row } from './common.js';
+import type { BenchOptions, BenchResult, ExtraTable, Row } from './common.js';
 import { fmtMs } from './common.js';
 import { benchCopy } from './copy.js';
 import { benchGemm } from './gemm.js';
@@ -12,6 +15,7 @@ import { benchGemvF32 } from './gemv-f32.js';
 import { benchGemvU4 } from './gemv-u4.js';
 import { benchLlm } from './llm.js';
 import { benchPatnet } from './patnet.js';
+import { writeReport } from './report.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string): string | undefined =>
@@ -27,7 +31,7 @@ const opts: BenchOptions = {
   timing: quick ? { warmupMs: 300, reps: 5, budgetMs: 1000 } : { warmupMs: 2000, reps: 60, budgetMs: 20000 },
 };
 
-const benches: [string, (o: BenchOptions) => Promise<Row[]>][] = [
+const benches: [string, (o: BenchOptions) => Promise<Row[] | BenchResult>][] = [
   ['copy', benchCopy],
   ['gemv', benchGemvF32],
   ['gemm', benchGemm],
@@ -55,18 +59,22 @@ function table(rows: readonly Row[]): string {
 
 async function main(): Promise<void> {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  console.log(
-    `tilevm bench${quick ? ' (quick)' : ''}: ${cpu}, nproc ${os.availableParallelism()}, node ${process.version}, ` +
-      `threads ${threads.join(',')}`,
-  );
+  const machine =
+    `${cpu}, nproc ${os.availableParallelism()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
+    `node ${process.version}, load average ${os.loadavg()[0]!.toFixed(1)} at the start`;
+  console.log(`tilevm bench${quick ? ' (quick)' : ''}: ${machine}, threads ${threads.join(',')}`);
   const started = performance.now();
   const rows: Row[] = [];
+  const tables: ExtraTable[] = [];
+  const failed: string[] = [];
   for (const [name, bench] of benches) {
     if (only && !only.includes(name)) continue;
     const t0 = performance.now();
     console.log(`- ${name}`);
     try {
-      const r = await bench(opts);
+      const result = await bench(opts);
+      const r = Array.isArray(result) ? result : result.rows;
+      if (!Array.isArray(result)) tables.push(...(result.tables ?? []));
       rows.push(...r);
       for (const row of r) {
         console.log(
@@ -74,12 +82,25 @@ async function main(): Promise<void> {
         );
       }
     } catch (e) {
+      failed.push(name);
       console.log(`  [fail] ${name}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     }
     console.log(`  (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   }
-  console.log(`\n${table(rows)}\n`);
-  console.log(`total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const mainTable = table(rows);
+  console.log(`\n${mainTable}\n`);
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`total ${seconds.toFixed(1)} s`);
+  const file = writeReport({
+    // Only a complete default run may replace the full results.
+    partial: quick || only !== undefined || flag('threads') !== undefined || failed.length > 0,
+    failed,
+    command: ['npm run bench', ...(argv.length > 0 ? ['--', ...argv] : [])].join(' '),
+    machine,
+    seconds,
+    tables: [{ title: 'Kernels and networks against peers', markdown: mainTable }, ...tables],
+  });
+  console.log(`results written to ${file}`);
 }
 
 await main();

@@ -1,6 +1,7 @@
 // The unplugin behind every bundler entry (plugin/esbuild.ts, vite.ts, rollup.ts, webpack.ts).
 // One KernelTransformer (so one ts-morph Project) per build; kernel errors fail the build in the
-// bundler's own format (esbuild `errors` with `location`, rollup/vite/webpack errors with `loc`).
+// bundler's own format (esbuild `errors` with `location`, rollup/vite errors with `loc` and `id`,
+// webpack module errors, whose ModuleError keeps only the message: hence file:line:col in the text).
 import { createUnplugin, type UnpluginInstance } from 'unplugin';
 import { formatLocated, type Located } from './compile-kernel.js';
 import { KernelTransformer, type TilevmPluginOptions } from './transform.js';

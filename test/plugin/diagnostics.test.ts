@@ -1,16 +1,19 @@
 // Build-time diagnostics: a kernel error fails the build at the .ts file's line:column of the
 // offending token (in a kernel and inside a device function), in esbuild's native `errors` with a
-// `location`; non-static kernels stay JIT with a warning (an error with `strict`); a local function
+// `location`, in rollup's with `loc` and `id`, and in webpack's module errors (position in the
+// message); non-static kernels stay JIT with a warning (an error with `strict`); a local function
 // named `kernel` is not touched.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { rollup } from 'rollup';
 import { describe, expect, it } from 'vitest';
+import webpack from 'webpack';
 import { KernelTransformer } from '../../plugin/core/transform.js';
 import tilevmEsbuild from '../../plugin/esbuild.js';
 import tilevmRollup from '../../plugin/rollup.js';
-import { ROOT, RUNTIME_ENTRY } from './app-helpers.js';
+import tilevmWebpack from '../../plugin/webpack.js';
+import { outDir, ROOT, RUNTIME_ENTRY } from './app-helpers.js';
 
 const fixture = (name: string) => join(ROOT, 'test/plugin/fixtures', name);
 
@@ -88,6 +91,39 @@ describe('kernel errors', () => {
     expect(failure?.id).toBe(fixture('errors/bad-kernel.ts'));
     // rollup counts columns from 0.
     expect({ line: failure?.loc?.line, column: (failure?.loc?.column ?? -2) + 1 }).toEqual(want);
+  });
+
+  it("fail a webpack build with a module error that names the file's line:column", async () => {
+    const entry = fixture('errors/bad-kernel.ts');
+    const compiler = webpack({
+      mode: 'development',
+      devtool: false,
+      target: 'node',
+      context: ROOT,
+      entry,
+      output: { path: outDir('diagnostics-webpack'), filename: 'bad.js' },
+      resolve: { extensionAlias: { '.js': ['.ts', '.js'] } },
+      module: { rules: [{ test: /\.ts$/, use: [join(ROOT, 'test/plugin/fixtures/esbuild-ts-loader.cjs')] }] },
+      // Only the failing module matters: the compiler it imports is not bundled.
+      externalsType: 'commonjs',
+      externals: [/\/dsl\//],
+      plugins: [tilevmWebpack({ runtimeModule: RUNTIME_ENTRY })],
+    });
+    const stats = await new Promise<webpack.Stats>((done, fail) =>
+      compiler.run((err, s) => (err || !s ? fail(err ?? new Error('no stats')) : done(s))),
+    );
+    await new Promise((done) => compiler.close(done));
+    expect(stats.hasErrors()).toBe(true);
+    const errors = stats.toJson({ all: false, errors: true, moduleTrace: false }).errors ?? [];
+    const error = errors.find((e) => e.message.includes('TV2005'));
+    expect(error, JSON.stringify(errors)).toBeDefined();
+    // webpack's ModuleError keeps only the message, so the position travels in its text.
+    const want = positionOf(entry, 't * 2');
+    expect(error?.moduleName).toBe('./test/plugin/fixtures/errors/bad-kernel.ts');
+    expect(error?.message).toContain(
+      `test/plugin/fixtures/errors/bad-kernel.ts:${want.line}:${want.column} TV2005 error:`,
+    );
+    expect(error?.message).toContain('store(y, [i],   t * 2);');
   });
 });
 

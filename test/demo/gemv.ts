@@ -36,7 +36,9 @@ export async function demoGemv(): Promise<void> {
     return seed / 2 ** 32;
   };
 
-  console.log(printProgram(gemvU4.compile().program).split('\n').slice(0, 12).join('\n'), '\n  …\n');
+  // One string argument: the VM text holds `%s.3`-like names that console.log would read as formats.
+  const listing = printProgram(gemvU4.compile().program).split('\n').slice(0, 12).join('\n');
+  console.log(`${listing}\n  …\n`);
   const x = Tensor.fromArray(
     f32,
     [K],

@@ -6,12 +6,13 @@ import { prepareWeights } from './fold.js';
 import { PatnetGraph, type TraceTensor } from './model.js';
 import { checkWeights, randomWeights } from './params.js';
 import { type DeviceTensor, type PatnetDevice, Runner } from './runner.js';
-import { readSafetensors } from './weights/safetensors.js';
+import { readWeightBytes } from './weights/read.js';
 import { type WeightMap, WeightsError } from './weights/types.js';
 
 export { PATNET_CONFIGS, type PatnetConfig, type PatnetVariant, patnetConfig } from './config.js';
 export { checkWeights, expectedWeights, randomWeights } from './params.js';
 export type { PatnetDevice } from './runner.js';
+export { isZip, readWeightBytes } from './weights/read.js';
 export { readSafetensors } from './weights/safetensors.js';
 export { type WeightMap, WeightsError, type WeightTensor } from './weights/types.js';
 export type { TraceTensor };
@@ -19,8 +20,9 @@ export type { TraceTensor };
 export interface LoadPatnetOptions {
   readonly variant?: PatnetVariant | Uppercase<PatnetVariant> | string;
   /**
-   * A WeightMap, safetensors bytes, a file path (Node) or a URL (fetched). Without it the model
-   * gets seeded random weights and `untrained` is true.
+   * A WeightMap, the bytes of a safetensors or .pth file (told apart by content), a file path
+   * (Node) or a URL (fetched). Without it the model gets seeded random weights and `untrained`
+   * is true.
    */
   readonly weights?: WeightMap | Uint8Array | ArrayBuffer | string | URL;
   readonly device: PatnetDevice;
@@ -56,23 +58,25 @@ export interface PatnetModel {
 
 async function resolveWeights(weights: NonNullable<LoadPatnetOptions['weights']>): Promise<WeightMap> {
   if (weights instanceof Map) return weights;
-  if (weights instanceof Uint8Array) return readSafetensors(weights).tensors;
-  if (weights instanceof ArrayBuffer) return readSafetensors(new Uint8Array(weights)).tensors;
+  if (weights instanceof Uint8Array) return readWeightBytes(weights);
+  if (weights instanceof ArrayBuffer) return readWeightBytes(new Uint8Array(weights));
   const isUrl = weights instanceof URL || /^(https?|blob|data):/i.test(weights);
   if (isUrl) {
     const url = weights.toString();
     const res = await fetch(url);
     if (!res.ok) throw new WeightsError(`PATNet: fetching weights from ${url} failed: HTTP ${res.status}`);
-    return readSafetensors(new Uint8Array(await res.arrayBuffer()), url).tensors;
+    return readWeightBytes(new Uint8Array(await res.arrayBuffer()), url);
   }
   const path = weights as string;
-  if (/\.pth?$/i.test(path)) {
-    throw new WeightsError(
-      `PATNet: ${path} is a PyTorch checkpoint; read it with patnet/weights/pth.ts (or convert it to safetensors) and pass the WeightMap`,
-    );
-  }
   const { readFile } = await import('node:fs/promises');
-  return readSafetensors(new Uint8Array(await readFile(path)), path).tensors;
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(path));
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new WeightsError(`PATNet: cannot read weights file ${path}: ${why}`);
+  }
+  return readWeightBytes(bytes, path);
 }
 
 /** Loads PATNet on a tilevm device: checks and folds the weights, uploads them, returns the model. */

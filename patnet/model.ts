@@ -234,8 +234,7 @@ export class PatnetGraph {
   ): Promise<void> {
     const [m, k] = o.w.shape;
     const p = o.x.shape[2];
-    const spec = { ...gemmTiles(m, p, k), act: o.act ?? ACT.none, bias: !!o.bias, residual: !!o.r };
-    await st.runner.launch(gemmKernel(spec), {
+    await st.runner.launch(gemmKernel(gemmTiles(m, p, k)), {
       x: o.x,
       w: o.w,
       bias: o.bias ?? this.#zero(m),
@@ -244,17 +243,17 @@ export class PatnetGraph {
       xc0: o.xc0 ?? 0,
       rc0: o.rc0 ?? 0,
       yc0: o.yc0 ?? 0,
+      act: o.act ?? ACT.none,
+      residual: o.r ? 1 : 0,
     });
   }
 
   async #conv3x3(st: Step, x: DeviceTensor, w: DeviceTensor, y: DeviceTensor, hw: number, residual: boolean) {
-    const cp = w.shape[1];
-    const spec = {
-      BCO: Math.min(32, pow2(cp)),
-      BC: Math.min(16, pow2(cp)),
-      BP: Math.min(128, pow2(hw * hw)),
-      residual,
-    };
+    // One tile shape for every stage, so a model compiles two variants (with/without residual), not
+    // one per stage: each compile costs ~0.1 s in binaryen and ~1-2 s of pipeline creation on
+    // SwiftShader, while these convs (C/4 channels) are a few percent of the FLOPs, so padding the
+    // small ones (rows past CO and channels past CI read 0) costs little.
+    const spec = { BCO: 32, BC: 16, BP: 128, residual };
     await st.runner.launch(conv3x3Kernel(spec), { x, w, y, width: hw });
   }
 
@@ -273,9 +272,10 @@ export class PatnetGraph {
     });
     const gate = this.#tensor(st, [n, cu]);
     await st.runner.launch(
+      // Fixed tiles (not sized to the batch or the stage) so one kernel serves every stage and batch.
       linearKernel({
-        BN: Math.min(4, pow2(n)),
-        BM: Math.min(64, pow2(cu)),
+        BN: 4,
+        BM: 64,
         BK: 16,
         act: ACT.hardsigmoid,
         bias: true,
@@ -438,7 +438,7 @@ export class PatnetGraph {
     await st.runner.launch(poolKernel(Math.min(32, c), Math.min(64, pow2(p))), { x, y: pooled });
     const feat = this.#tensor(st, [n, cfg.featureDim]);
     const act = cfg.act === 'gelu' ? ACT.gelu : ACT.relu;
-    const bn = Math.min(8, pow2(n));
+    const bn = 8; // not sized to the batch: one compiled kernel for every batch size
     await st.runner.launch(linearKernel({ BN: bn, BM: 64, BK: 32, act, bias: false }), {
       x: pooled,
       wt: this.#w.head.convT,

@@ -1,8 +1,9 @@
-// Reads a weights file of either format, told apart by content: a PyTorch checkpoint is a zip
-// ('PK\x03\x04'), anything else is read as safetensors (whose own checks reject other files).
+// Reads a weights file of either format (told apart by content, patnet/weights/read.ts) and says
+// what the .pth reader skipped or converted.
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { readPth } from '../weights/pth.js';
+import { isZip } from '../weights/read.js';
 import { readSafetensors } from '../weights/safetensors.js';
 import { type WeightMap, WeightsError } from '../weights/types.js';
 
@@ -11,10 +12,6 @@ export interface LoadedWeights {
   readonly format: 'pth' | 'safetensors';
   /** Lines worth telling the user (skipped or converted tensors, an unwrapped checkpoint). */
   readonly notes: string[];
-}
-
-export function isZip(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 3 && bytes[3] === 4;
 }
 
 export function parseWeights(bytes: Uint8Array, source: string): LoadedWeights {

@@ -3,19 +3,22 @@
 // PAT_sp's halves) without copies. Rows past M are masked on store so a block never writes into a
 // neighbouring branch; K steps past K read w as 0, so the x rows they touch add nothing.
 import { f32, global, i32, kernel } from '../../dsl/index.js';
-import { type ActCode, memo } from './cache.js';
+import { memo } from './cache.js';
 
 export interface GemmSpec {
   readonly BM: number;
   readonly BP: number;
   readonly BK: number;
-  readonly act: ActCode;
-  readonly bias: boolean;
-  readonly residual: boolean;
   /** Threads per block (default 128). */
   readonly threads?: number;
 }
 
+/**
+ * The epilogue is chosen at launch (`act`: an ActCode; `residual`: 0 or 1; a layer without bias
+ * passes zeros), not compiled in: one kernel per tile shape serves every 1x1 conv of a model, and
+ * every compile costs ~0.1 s in binaryen and 1-2 s of pipeline creation on SwiftShader, while the
+ * branches are taken once per block on a uniform scalar.
+ */
 export function gemmKernel(s: GemmSpec) {
   return memo(
     `gemm:${JSON.stringify(s)}`,
@@ -31,6 +34,8 @@ export function gemmKernel(s: GemmSpec) {
           xc0: i32,
           rc0: i32,
           yc0: i32,
+          act: i32,
+          residual: i32,
         },
       })`
       grid(cdiv(P, ${s.BP}), cdiv(M, ${s.BM}), N);
@@ -42,11 +47,9 @@ export function gemmKernel(s: GemmSpec) {
       for (let k = 0; k < K; k += ${s.BK}) {
         acc = dot(load(w, [m0, k], [${s.BM}, ${s.BK}]), load(x, [n, xc0 + k, p0], [${s.BK}, ${s.BP}]), acc);
       }
-      if (${s.bias}) { acc += load(bias, [m0], [${s.BM}]).unsqueeze(1); }
-      if (${s.act === 1}) { acc = gelu(acc); }
-      if (${s.act === 2}) { acc = relu(acc); }
-      if (${s.act === 3}) { acc = hardsigmoid(acc); }
-      if (${s.residual}) { acc += load(r, [n, rc0 + m0, p0], [${s.BM}, ${s.BP}]); }
+      acc += load(bias, [m0], [${s.BM}]).unsqueeze(1);
+      if (act == 1) { acc = gelu(acc); } else if (act == 2) { acc = relu(acc); } else if (act == 3) { acc = hardsigmoid(acc); }
+      if (residual != 0) { acc += load(r, [n, rc0 + m0, p0], [${s.BM}, ${s.BP}]); }
       const rows = (arange(${s.BM}, m0) < M).unsqueeze(1).broadcast(${s.BM}, ${s.BP});
       store(y, [n, yc0 + m0, p0], acc, { mask: rows });
     `,

@@ -47,13 +47,13 @@ async function time(label: string, flops: number, launch: () => Promise<void>): 
 }
 {
   const [M, K, P] = [128, 64, 3136];
-  const gemm = gemmKernel({ BM: 32, BP: 64, BK: 16, act: 0, bias: true, residual: false });
+  const gemm = gemmKernel({ BM: 32, BP: 64, BK: 16 });
   const x = device.upload(values([1, K, P]));
   const w = device.upload(values([M, K]));
   const bias = device.upload(values([M]));
   const y = device.tensor(f32, [1, M, P]);
   await time('patnet gemm M 128, K 64, P 3136 (BM 32, BP 64, BK 16)', 2 * M * K * P, () =>
-    gemm.launch(device, { x, w, bias, r: x, y, xc0: 0, rc0: 0, yc0: 0 }),
+    gemm.launch(device, { x, w, bias, r: x, y, xc0: 0, rc0: 0, yc0: 0, act: 0, residual: 0 }),
   );
 }
 device.destroy();

@@ -51,6 +51,8 @@ const PAGE_TIMEOUT_MS = 15_000;
 const EVALUATE_TIMEOUT_MS = 20_000;
 const SETUP_TIMEOUT_MS = 55_000;
 
+// Skipped only outside CI on a machine without Chromium (a plain `npm install` does not bring it);
+// under CI=true it always runs, and a missing browser fails it (.ci/run installs chromium).
 const haveBrowser = existsSync(CHROMIUM);
 if (!haveBrowser && !CI) {
   console.warn(

@@ -22,6 +22,8 @@ import {
 import type { AppInputs, AppOutputs, runApp } from './fixtures/app/main.js';
 
 const CHROMIUM = process.env.TILEVM_CHROMIUM ?? '/usr/bin/chromium';
+// Skipped only outside CI on a machine without Chromium (a plain `npm install` does not bring it);
+// under CI=true it always runs, and a missing browser fails it (.ci/run installs chromium).
 const run = existsSync(CHROMIUM) || Boolean(process.env.CI);
 if (!run)
   console.warn(`test/plugin/vite-browser: skipped, no Chromium at ${CHROMIUM} (apt-get install chromium)`);

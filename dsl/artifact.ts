@@ -95,4 +95,12 @@ export interface WasmArtifact {
   readonly maxPages: number;
   /** 'simd128' always; 'relaxed-simd' for the variant that needs it. */
   readonly features: readonly string[];
+  /**
+   * Optional relaxed-SIMD variant of this (baseline) module: the same kernel, params, grid and
+   * descriptor, its own `wasm`, `scratchBytes`, `hash`, and 'relaxed-simd' in its `features` (it has
+   * no `relaxed` of its own). A WASM device runs it where the engine validates relaxed SIMD and
+   * the device was not made with `relaxedSimd: false`; everywhere else the baseline module runs.
+   * Floats may differ within the tolerance of docs/wasm-backend.md (fused multiply-add).
+   */
+  readonly relaxed?: WasmArtifact;
 }

@@ -27,9 +27,15 @@ interface Slice {
   readonly length: number;
 }
 
+/** A WASM artifact with its module moved to the payload (and its relaxed-SIMD variant's, if any). */
+type ManifestWasm = Omit<WasmArtifact, 'wasm' | 'relaxed'> & {
+  readonly bytes: Slice;
+  readonly relaxed?: Omit<WasmArtifact, 'wasm' | 'relaxed'> & { readonly bytes: Slice };
+};
+
 interface ManifestVariant {
   readonly consts: Readonly<Record<string, number>>;
-  readonly wasm: Omit<WasmArtifact, 'wasm'> & { readonly bytes: Slice };
+  readonly wasm: ManifestWasm;
   readonly wgsl: readonly (Omit<WgslArtifact, 'wgsl'> & { readonly text: Slice })[];
 }
 
@@ -94,10 +100,17 @@ export async function encodeKernelBundle(kernels: readonly PrecompiledKernelData
       hash: k.hash,
       ...(k.origin ? { origin: k.origin } : {}),
       variants: k.variants.map((v) => {
-        const { wasm, ...wasmMeta } = v.wasm;
+        const { wasm, relaxed, ...wasmMeta } = v.wasm;
+        const relaxedEntry =
+          relaxed &&
+          (({ wasm: code, relaxed: _, ...meta }) => ({ ...meta, bytes: put(base64Decode(code)) }))(relaxed);
         return {
           consts: v.consts,
-          wasm: { ...wasmMeta, bytes: put(base64Decode(wasm)) },
+          wasm: {
+            ...wasmMeta,
+            bytes: put(base64Decode(wasm)),
+            ...(relaxedEntry ? { relaxed: relaxedEntry } : {}),
+          },
           wgsl: v.wgsl.map(({ wgsl, ...meta }) => ({ ...meta, text: put(encoder.encode(wgsl)) })),
         };
       }),
@@ -205,12 +218,21 @@ export async function loadKernelBundle(data: ArrayBuffer | Uint8Array): Promise<
       hash: k.hash,
       ...(k.origin ? { origin: k.origin } : {}),
       variants: k.variants.map((v) => {
-        const { bytes: wasmBytes, ...wasmMeta } = v.wasm;
+        const { bytes: wasmBytes, relaxed, ...wasmMeta } = v.wasm;
+        // Bundles without `relaxed` (older writers, kernels without relaxed ops) run the baseline.
+        const relaxedArtifact =
+          relaxed === undefined
+            ? undefined
+            : (({ bytes, ...meta }) => ({
+                ...meta,
+                wasm: base64Encode(slice(bytes, `kernel '${k.name}' relaxed-SIMD WASM`)),
+              }))(relaxed);
         return {
           consts: v.consts,
           wasm: {
             ...wasmMeta,
             wasm: base64Encode(slice(wasmBytes, `kernel '${k.name}' WASM`)),
+            ...(relaxedArtifact ? { relaxed: relaxedArtifact } : {}),
           } as WasmArtifact,
           wgsl: v.wgsl.map(({ text, ...meta }) => ({
             ...meta,

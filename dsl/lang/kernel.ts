@@ -29,6 +29,8 @@ export interface CompiledKernel {
 /** A WASM-SIMD device (runtime/wasm's WasmDevice) as launch needs it, without importing the runtime. */
 export interface WasmLaunchDevice {
   readonly backend: 'wasm';
+  /** Whether the device runs relaxed-SIMD modules; JIT launches are then compiled with relaxed SIMD. */
+  readonly relaxedSimd?: boolean;
   launch(artifact: WasmArtifact, args: Readonly<Record<string, unknown>>): Promise<void>;
 }
 
@@ -149,12 +151,13 @@ export class Kernel<P extends ParamSpecs = ParamSpecs, C extends ConstSpecs = Co
 
   private async launchWasm(device: WasmLaunchDevice, args: object, consts?: ConstValues<C>): Promise<void> {
     const compiled = this.compile(consts);
-    const key = JSON.stringify(Object.entries(compiled.consts).sort());
+    const relaxedSimd = device.relaxedSimd === true;
+    const key = JSON.stringify([Object.entries(compiled.consts).sort(), relaxedSimd]);
     let artifact = this.wasm.get(key);
     if (!artifact) {
       // The backend (and binaryen) load on the first WASM launch only.
       const { compileWasm } = await import('../backend/wasm/index.js');
-      artifact = compileWasm(compiled.program);
+      artifact = compileWasm(compiled.program, { relaxedSimd });
       this.wasm.set(key, artifact);
     }
     return device.launch(artifact, args as Readonly<Record<string, unknown>>);

@@ -1,8 +1,9 @@
 // The float path of the quantized matmul y[M, N] = x[M, K] · W[N, K]ᵀ, W weight-only quantized.
-// One kernel body serves decode GEMV (BM = 1: an elementwise [BN, BK] accumulator summed once at the
-// end, the pattern the backends fuse) and GEMM / small-M GEMV (BM > 1: a `dot` per K step). Each K
-// step loads a [BN, BK] weight tile, dequantizes it in registers ((q - zero) * scale, q * scale + min
-// or q * scale) and accumulates in f32. Split-K variants write per-split partial sums to
+// One kernel body serves decode GEMV (BM = 1: per-group lane-wise partial sums scaled once per
+// group into a [BN, 4] accumulator, the pattern the backends fuse) and GEMM / small-M GEMV (BM > 1:
+// a `dot` per K step). Each K step loads a weight tile and dequantizes it in registers ((q - zero) *
+// scale, q * scale + min or q * scale; the per-group form factors the scale and the min out of the
+// group's sum) and accumulates in f32. Split-K variants write per-split partial sums to
 // part[S, M, N], which reduce.ts adds up. Edge tiles need no code: masked loads read 0 past N and K
 // (and x reads 0 there, so a zero point or min on a padded lane adds nothing).
 import { f32, global, i32, kernel } from '../../dsl/index.js';
@@ -50,20 +51,44 @@ export function qmatmulKernel(spec: KernelSpec, split: boolean): Kernel {
         kBegin = blockIdx.z * KS;
         kEnd = min(K, kBegin + KS);
       }
-      let acc = zeros(f32, BM == 1 ? [BN, BK] : [BM, BN]);
-      for (let k = kBegin; k < kEnd; k += BK) {
+      // LANES (BM = 1): a step covers one scale column (ST = G when a K step spans groups); its
+      // products are summed lane-wise into [BN, 4] and scaled once (the WASM backend keeps those
+      // sums in registers). Otherwise BM = 1 accumulates an elementwise [BN, BK] tile, and BM > 1
+      // a dot per step.
+      const LANES = BM == 1 && (!REP || G % 4 == 0);
+      const ST = LANES && REP ? G : BK;
+      let acc = zeros(f32, LANES ? [BN, 4] : (BM == 1 ? [BN, BK] : [BM, BN]));
+      for (let k = kBegin; k < kEnd; k += ST) {
         const g = k / G;
-        const q = load(w, [n0, k], [BN, BK]).to(f32);
-        const sc = REP ? load(s, [n0, g], [BN, BK / G]).to(f32).repeat(1, G) : load(s, [n0, g], [BN, 1]).to(f32);
-        const wd = OFF == 1
-          ? (q - (REP ? load(zp, [n0, g], [BN, BK / G]).to(f32).repeat(1, G) : load(zp, [n0, g], [BN, 1]).to(f32))) * sc
-          : (OFF == 2
-            ? q * sc + (REP ? load(mn, [n0, g], [BN, BK / G]).to(f32).repeat(1, G) : load(mn, [n0, g], [BN, 1]).to(f32))
-            : q * sc);
-        if (BM == 1) {
-          acc += wd * load(x, [m0, k], [1, BK]).to(f32);
+        if (LANES) {
+          const q = load(w, [n0, k], [BN, ST]).to(f32);
+          const xt = load(x, [m0, k], [1, ST]).to(f32);
+          const sc = load(s, [n0, g], [BN, 1]).to(f32);
+          const qx = (q * xt).reshape(BN, ST / 4, 4).sum(1);
+          if (OFF == 0) {
+            acc += qx * sc;
+          } else {
+            // Σ (q - zp) x = Σ q x - zp Σ x and Σ (q sc + mn) x = sc Σ q x + mn Σ x.
+            const xs = xt.reshape(1, ST / 4, 4).sum(1);
+            if (OFF == 1) {
+              acc += (qx - load(zp, [n0, g], [BN, 1]).to(f32) * xs) * sc;
+            } else {
+              acc += qx * sc + xs * load(mn, [n0, g], [BN, 1]).to(f32);
+            }
+          }
         } else {
-          acc = dot(load(x, [m0, k], [BM, BK]).to(f32), wd.transpose(), acc);
+          const q = load(w, [n0, k], [BN, BK]).to(f32);
+          const sc = REP ? load(s, [n0, g], [BN, BK / G]).to(f32).repeat(1, G) : load(s, [n0, g], [BN, 1]).to(f32);
+          const wd = OFF == 1
+            ? (q - (REP ? load(zp, [n0, g], [BN, BK / G]).to(f32).repeat(1, G) : load(zp, [n0, g], [BN, 1]).to(f32))) * sc
+            : (OFF == 2
+              ? q * sc + (REP ? load(mn, [n0, g], [BN, BK / G]).to(f32).repeat(1, G) : load(mn, [n0, g], [BN, 1]).to(f32))
+              : q * sc);
+          if (BM == 1) {
+            acc += wd * load(x, [m0, k], [1, BK]).to(f32);
+          } else {
+            acc = dot(load(x, [m0, k], [BM, BK]).to(f32), wd.transpose(), acc);
+          }
         }
       }
       const out = BM == 1 ? acc.sum(1).unsqueeze(0) : acc;

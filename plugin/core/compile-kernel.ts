@@ -79,7 +79,8 @@ export function buildKernel(
       continue;
     }
     if (!targets) continue;
-    const wasm = compileWasm(result.program);
+    // The baseline module, with a relaxed-SIMD variant where it has relaxed ops (docs/wasm-backend.md).
+    const wasm = compileWasm(result.program, { relaxedSimd: 'variant' });
     const wgsl: WgslArtifact[] = [];
     for (const features of WGSL_FEATURE_SETS) {
       // One set names both kinds: compileWgsl reads device features and language features apart.

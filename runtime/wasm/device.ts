@@ -1,6 +1,6 @@
 // The WASM-SIMD device: one WebAssembly.Memory holding every tensor, kernels precompiled to
-// WebAssembly (runtime/artifact.ts), their grids split into contiguous block ranges over a pool of
-// workers sharing that memory. Launches, reads and flushes run in the order they are issued; a
+// WebAssembly (runtime/artifact.ts), the blocks of their grids taken in chunks by a pool of workers
+// sharing that memory. Launches, reads and flushes run in the order they are issued; a
 // launch resolves when the kernel has finished.
 import type { DType } from '../../dsl/dtype.js';
 import { LaunchError } from '../../dsl/ir/errors.js';
@@ -15,9 +15,10 @@ import { KernelTrapError, WasmDeviceLostError, WasmModuleError } from './errors.
 import { wasmFeatures } from './features.js';
 import { ALIGN, blockSize, Heap, type HeapStats, PAGE } from './heap.js';
 import { planWasmKernel, type WasmPlan } from './plan.js';
-import { type RunFailure, WorkerPool } from './pool.js';
+import { WorkerPool } from './pool.js';
 import { tensorByteLength, WasmTensor, type WasmTensorOwner } from './tensor.js';
-import { planThreads, type ThreadOptions, threadEnvironment, warnOnce } from './threads.js';
+import { callerRuns, planThreads, type ThreadOptions, threadEnvironment, warnOnce } from './threads.js';
+import { pickWasmVariant } from './variant.js';
 
 export interface WasmDeviceOptions extends ThreadOptions {
   readonly backend?: 'wasm';
@@ -26,6 +27,11 @@ export interface WasmDeviceOptions extends ThreadOptions {
    * kernel modules declare. Less caps the device's memory.
    */
   readonly maxPages?: number;
+  /**
+   * Run artifacts' relaxed-SIMD variants where this engine validates relaxed SIMD (default true);
+   * false always runs the baseline modules (and compiles JIT launches without relaxed SIMD).
+   */
+  readonly relaxedSimd?: boolean;
 }
 
 /** Launch arguments: a WasmTensor per global param, a number per scalar param. */
@@ -84,15 +90,28 @@ export async function createWasmDevice(options: WasmDeviceOptions = {}): Promise
   let device: WasmDevice | undefined;
   let pool: WorkerPool | undefined;
   if (plan.threads > 1) {
+    // A calling thread that runs blocks counts as one of the threads.
+    const caller = callerRuns(options, env, plan.threads);
     try {
-      pool = await WorkerPool.start(plan.threads, memory, env.isNode, (reason) => device?.workerDied(reason));
+      pool = await WorkerPool.start(
+        plan.threads - (caller ? 1 : 0),
+        memory,
+        env.isNode,
+        (reason) => device?.workerDied(reason),
+        caller,
+      );
     } catch (e) {
       warnOnce(
         `tilevm: the WASM device runs on 1 thread instead of ${plan.threads}: ${(e as Error).message}`,
       );
     }
   }
-  device = new WasmDevice(memory, plan.shared, maxPages, pool);
+  if (options.relaxedSimd !== undefined && typeof options.relaxedSimd !== 'boolean') {
+    throw new TypeError(
+      `createWasmDevice: relaxedSimd must be a boolean, got ${String(options.relaxedSimd)}`,
+    );
+  }
+  device = new WasmDevice(memory, plan.shared, maxPages, pool, options.relaxedSimd !== false);
   return device;
 }
 
@@ -102,10 +121,12 @@ export class WasmDevice implements WasmTensorOwner {
   readonly memory: WebAssembly.Memory;
   /** Whether `memory` is a shared memory (then kernels run on workers). */
   readonly shared: boolean;
-  /** Threads running kernel blocks: the workers, or 1 (the calling thread) without them. */
+  /** Threads running kernel blocks: the workers, the calling thread where it runs blocks too (callerRuns), or 1 (the calling thread) without workers. */
   readonly threads: number;
   /** WebAssembly features of this engine: 'simd128', and 'relaxed-simd' where it validates. */
   readonly features: ReadonlySet<string>;
+  /** Whether launches run artifacts' relaxed-SIMD variants (the engine has it, and it was not turned off). */
+  readonly relaxedSimd: boolean;
   readonly #pool: WorkerPool | undefined;
   readonly #heap: Heap;
   readonly #kernels = new Map<string, KernelEntry>();
@@ -130,12 +151,19 @@ export class WasmDevice implements WasmTensorOwner {
   #running: string | undefined;
 
   /** @internal Use `createWasmDevice()`. */
-  constructor(memory: WebAssembly.Memory, shared: boolean, maxPages: number, pool: WorkerPool | undefined) {
+  constructor(
+    memory: WebAssembly.Memory,
+    shared: boolean,
+    maxPages: number,
+    pool: WorkerPool | undefined,
+    relaxedSimd = true,
+  ) {
     this.memory = memory;
     this.shared = shared;
     this.#pool = pool;
-    this.threads = pool?.size ?? 1;
+    this.threads = pool ? pool.size + (pool.callerRuns ? 1 : 0) : 1;
     this.features = wasmFeatures();
+    this.relaxedSimd = relaxedSimd && this.features.has('relaxed-simd');
     this.#bytes = new Uint8Array(memory.buffer);
     this.#view = new DataView(memory.buffer);
     this.#heap = new Heap(HEAP_BASE, memory.buffer.byteLength, maxPages * PAGE, (end) => {
@@ -192,14 +220,14 @@ export class WasmDevice implements WasmTensorOwner {
   }
 
   /**
-   * Launches a kernel: runs blocks [0, gx*gy*gz) of its grid, split into contiguous ranges over the
-   * workers, after every launch issued before. Resolves when the kernel has finished. Rejects with a
+   * Launches a kernel: runs blocks [0, gx*gy*gz) of its grid, taken in chunks by the workers, after
+   * every launch issued before. Resolves when the kernel has finished. Rejects with a
    * LaunchError for bad arguments, a WasmModuleError when the module does not compile or link, and a
    * KernelTrapError when the kernel traps.
    */
   async launch(artifact: WasmArtifact, args: WasmArgs): Promise<void> {
     this.assertAlive();
-    const kernel = this.#kernel(artifact);
+    const kernel = this.#kernel(pickWasmVariant(artifact, this.relaxedSimd));
     this.#checkFeatures(kernel.plan);
     const bound = bindLaunch(kernel.plan, args, this);
     return this.#enqueue(kernel.module ? undefined : kernel.ready, () => this.#run(kernel, bound));
@@ -347,33 +375,28 @@ export class WasmDevice implements WasmTensorOwner {
     return this.#dispatch(pool, kernel, total);
   }
 
-  /** Splits blocks [0, total) into contiguous ranges, one per worker, and waits for all. */
+  /**
+   * Runs blocks [0, total) on the workers, which take them in chunks (runtime/wasm/schedule.ts); in
+   * Node the calling thread takes chunks too (pool.ts, callerRuns).
+   */
   async #dispatch(pool: WorkerPool, kernel: KernelEntry, total: number): Promise<void> {
-    const workers = Math.min(pool.size, total);
-    const runs: Promise<RunFailure | undefined>[] = new Array(workers);
-    for (let i = 0; i < workers; i++) {
-      pool.load(i, kernel.key, kernel.module!);
-      const begin = Math.floor((i * total) / workers);
-      const end = Math.floor(((i + 1) * total) / workers);
-      runs[i] = pool.run(i, kernel.key, this.#desc, begin, end, this.#scratch[i]);
-    }
-    this.#running = kernel.plan.artifact.kernel;
-    const results = await Promise.all(runs).finally(() => {
-      this.#running = undefined;
-    });
-    const failed = results.findIndex((r) => r !== undefined);
-    if (failed < 0) return;
-    const others = results.filter((r) => r !== undefined).length - 1;
-    const begin = Math.floor((failed * total) / workers);
-    const end = Math.floor(((failed + 1) * total) / workers);
-    throw trapError(
-      kernel.plan.artifact.kernel,
-      begin,
-      end,
-      `worker ${failed} of ${workers}`,
-      results[failed]!,
-      others,
-    );
+    const name = kernel.plan.artifact.kernel;
+    const desc = this.#desc;
+    const scratch = this.#scratch;
+    const main = kernel.main!;
+    const here = pool.callerRuns
+      ? (b: number, e: number) => main(desc, b, e, scratch[scratch.length - 1])
+      : undefined;
+    this.#running = name;
+    const failure = await pool
+      .run({ key: kernel.key, module: kernel.module!, desc, total, scratch, here })
+      .finally(() => {
+        this.#running = undefined;
+      });
+    if (failure === undefined) return;
+    const { trap, others } = failure;
+    const where = trap.worker < 0 ? 'the calling thread' : `worker ${trap.worker} of ${pool.size}`;
+    throw trapError(name, trap.begin, trap.end, where, trap, others);
   }
 
   /** Makes the descriptor and scratch regions big enough for `plan` (only when nothing runs). */
@@ -484,6 +507,12 @@ function checkDType(fn: string, dtype: DType): void {
   }
 }
 
+/** A trap's error name and message. */
+interface RunFailure {
+  readonly name: string;
+  readonly message: string;
+}
+
 function failureOf(e: unknown): RunFailure {
   return e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) };
 }
@@ -496,7 +525,7 @@ function trapError(
   failure: RunFailure,
   others: number,
 ): KernelTrapError {
-  const also = others > 0 ? ` (${others} other worker${others === 1 ? '' : 's'} failed too)` : '';
+  const also = others > 0 ? ` (${others} other chunk${others === 1 ? '' : 's'} failed too)` : '';
   return new KernelTrapError(
     kernel,
     [begin, end],

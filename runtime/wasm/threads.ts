@@ -11,6 +11,13 @@ export interface ThreadOptions {
    * shared, are then patched to import a non-shared one).
    */
   readonly shared?: boolean;
+  /**
+   * Whether a launch's calling thread runs blocks too, alongside threads - 1 workers (default: true
+   * where it can, i.e. in Node). It then returns from launch() only after running its share, as a
+   * one-thread device does; small launches end without waiting for a worker to wake. `false` runs
+   * every block on `threads` workers, so that launch() never blocks the calling thread.
+   */
+  readonly callerRuns?: boolean;
 }
 
 /** What the environment offers. */
@@ -65,6 +72,11 @@ export function planThreads(options: ThreadOptions, env: ThreadEnvironment): Thr
   if (shared !== undefined && typeof shared !== 'boolean') {
     throw new TypeError(`createWasmDevice: shared must be true or false, got ${String(shared)}`);
   }
+  if (options.callerRuns !== undefined && typeof options.callerRuns !== 'boolean') {
+    throw new TypeError(
+      `createWasmDevice: callerRuns must be true or false, got ${String(options.callerRuns)}`,
+    );
+  }
   const why = unsharedReason(env);
   if (shared === true && why !== undefined) {
     throw new TypeError(`createWasmDevice: shared memory was requested, but ${why}`);
@@ -88,6 +100,20 @@ export function planThreads(options: ThreadOptions, env: ThreadEnvironment): Thr
       `tilevm: the WASM device runs on 1 thread instead of ${wanted}: ${why}. Serve the page with ` +
       "'Cross-Origin-Opener-Policy: same-origin' and 'Cross-Origin-Embedder-Policy: require-corp' to use threads",
   };
+}
+
+/**
+ * Whether the calling thread runs blocks alongside the workers: only in Node, where the launch can
+ * await the workers with Atomics.waitAsync (browsers keep their main thread free), with more than
+ * one thread, unless the options say no.
+ */
+export function callerRuns(options: ThreadOptions, env: ThreadEnvironment, threads: number): boolean {
+  return options.callerRuns !== false && env.isNode && threads > 1 && hasWaitAsync();
+}
+
+/** Atomics.waitAsync (ES2024: Node 16+, Chrome 87+; not yet in every browser). */
+export function hasWaitAsync(): boolean {
+  return typeof (Atomics as { waitAsync?: unknown }).waitAsync === 'function';
 }
 
 /** Why shared memory is unavailable here, or undefined when it is available. */

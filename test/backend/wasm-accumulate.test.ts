@@ -4,9 +4,10 @@
 // swap keeps every element's operations and their order), on 1 and 2 worker threads. Sizes give
 // blocks whose every iteration is inside the tensors (the swapped path) and edge blocks or ragged K
 // (the run-time checks fail and the plain loop runs); outputs start poisoned.
+import binaryen from 'binaryen';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileWasm, fromBase64 } from '../../dsl/backend/wasm/index.js';
-import { type DType, f16, f32, i8 } from '../../dsl/dtype.js';
+import { bf16, type DType, f8e4m3, f16, f32, i8, i16, i32, u8 } from '../../dsl/dtype.js';
 import { global, kernel } from '../../dsl/index.js';
 import { interpret } from '../../dsl/interp/interpret.js';
 import type { Program } from '../../dsl/ir/program.js';
@@ -60,6 +61,29 @@ async function expectExact(program: Program, args: Args, carries = true): Promis
     }
     for (const v of Object.values(dev)) if (typeof v !== 'number') v.destroy();
   }
+}
+
+/** The text of the carried K loop: the innermost wasm loop that multiplies f32 vectors, storing none. */
+function carriedLoopText(artifact: { wasm: string }): string {
+  const m = binaryen.readBinary(fromBase64(artifact.wasm));
+  const text = m.emitText();
+  m.dispose();
+  const loops: string[] = [];
+  for (let at = text.indexOf('(loop '); at >= 0; at = text.indexOf('(loop ', at + 1)) {
+    let depth = 0;
+    let end = at;
+    for (; end < text.length; end++) {
+      if (text[end] === '(') depth++;
+      else if (text[end] === ')' && --depth === 0) break;
+    }
+    loops.push(text.slice(at, end + 1));
+  }
+  // The plain loop stores the accumulator every iteration; the carried one only after the loop.
+  const inner = loops.filter(
+    (l) => l.includes('f32x4.mul') && !l.includes('v128.store') && l.indexOf('(loop ', 1) < 0,
+  );
+  expect(inner.length, 'one carried loop').toBe(1);
+  return inner[0];
 }
 
 function poison(d: DType, shape: number[]): Tensor {
@@ -123,6 +147,136 @@ describe('loop-carried accumulators in registers', () => {
     await expectExact(gemv(f32, 8, 4).compile().program, {
       x: Tensor.zeros(f32, [K]),
       w: Tensor.zeros(f32, [N, K]),
+      y: poison(f32, [N]),
+    });
+  });
+
+  // carry-loop.ts: byte pointers bumped once per iteration, loads with constant offsets, the loop
+  // ended by a pointer comparison when steps are compile-time constants (a counter otherwise).
+  it.each([
+    ['1 iteration', 8, 4],
+    ['2 iterations', 8, 8],
+    ['5 iterations', 16, 20],
+    ['7 iterations, edge block', 21, 28],
+  ] as const)('f32 8x4, %s', async (_, N, K) => {
+    const x = randomFloats(f32, [K], 11);
+    const w = randomFloats(f32, [N, K], 12);
+    await expectExact(gemv(f32, 8, 4).compile().program, { x, w, y: poison(f32, [N]) });
+  });
+
+  it('the carried loop computes no addresses per load', () => {
+    for (const [BN, BK] of [
+      [8, 4],
+      [4, 8],
+    ]) {
+      const body = carriedLoopText(compileWasm(gemv(f32, BN, BK).compile().program));
+      const loads = body.match(/v128\.load/g) ?? [];
+      expect(loads.length, `${BN}x${BK}: a load per row and chunk, and x's chunks`).toBe(((BN + 1) * BK) / 4);
+      // Pointer bumps only: no shift, multiply or counter.
+      expect(body, `${BN}x${BK}`).not.toMatch(/i32\.(shl|mul|sub)/);
+    }
+  });
+
+  it.each([
+    ['bf16', bf16, 8, 4],
+    ['u8', u8, 4, 8],
+    ['i16', i16, 8, 4],
+    ['f16 (decoded at pointer + offset)', f16, 2, 8],
+  ] as const)('%s weights: every whole-byte dtype through pointers', async (_, wt, BN, BK) => {
+    const [N, K] = [19, 8 * 13];
+    const r = rng(13);
+    const w = Tensor.zeros(wt, [N, K]);
+    // Random patterns: NaN, Inf and subnormals included where the dtype has them.
+    for (let i = 0; i < w.size; i++) w.setPattern(i, randomInt(r, 0, 2 ** wt.bits - 1));
+    await expectExact(gemv(wt, BN, BK).compile().program, {
+      x: randomFloats(f32, [K], 14),
+      w,
+      y: poison(f32, [N]),
+    });
+  });
+
+  it('steps not known at compile time, negative and doubled steps', async () => {
+    const [N, K] = [19, 96];
+    const x = randomFloats(f32, [K], 15);
+    const w = randomFloats(f32, [N, K], 16);
+    const params = { x: global(f32, ['K']), w: global(f32, ['N', 'K']), y: global(f32, ['N'], 'write') };
+    const runtimeStep = kernel({
+      name: 'runtime_step',
+      params: { ...params, S: i32 },
+      consts: { BN: 8, BK: 4 },
+    })`
+      grid(cdiv(N, BN));
+      threads(64);
+      const n0 = blockIdx.x * BN;
+      let acc = zeros(f32, [BN, BK]);
+      for (let k = 0; k < K; k += S) {
+        acc += load(w, [n0, k], [BN, BK]) * load(x, [k], [BK]).unsqueeze(0);
+      }
+      store(y, [n0], acc.sum(1));
+    `;
+    const backwards = kernel({ name: 'backwards', params, consts: { BN: 8, BK: 4 } })`
+      grid(cdiv(N, BN));
+      threads(64);
+      const n0 = blockIdx.x * BN;
+      let acc = zeros(f32, [BN, BK]);
+      for (let k = 0; k < K; k += BK) {
+        acc += load(w, [n0, K - BK - k], [BN, BK]) * load(x, [K - BK - k], [BK]).unsqueeze(0);
+      }
+      store(y, [n0], acc.sum(1));
+    `;
+    const doubled = kernel({ name: 'doubled', params, consts: { BN: 8, BK: 4 } })`
+      grid(cdiv(N, BN));
+      threads(64);
+      const n0 = blockIdx.x * BN;
+      let acc = zeros(f32, [BN, BK]);
+      for (let k = 0; k < K / 2; k += BK) {
+        acc += load(w, [n0, 2 * k], [BN, BK]) * load(x, [2 * k], [BK]).unsqueeze(0);
+      }
+      store(y, [n0], acc.sum(1));
+    `;
+    await expectExact(runtimeStep.compile().program, { x, w, y: poison(f32, [N]), S: 4 });
+    await expectExact(backwards.compile().program, { x, w, y: poison(f32, [N]) });
+    await expectExact(doubled.compile().program, { x, w, y: poison(f32, [N]) });
+  });
+
+  it('f8e4m3 weights: pointers with unpack.ts decoding', async () => {
+    const [N, K] = [21, 64];
+    const r = rng(17);
+    const w = Tensor.zeros(f8e4m3, [N, K]);
+    for (let i = 0; i < w.size; i++) w.setPattern(i, randomInt(r, 0, 255));
+    await expectExact(gemv(f8e4m3, 8, 4).compile().program, {
+      x: randomFloats(f32, [K], 18),
+      w,
+      y: poison(f32, [N]),
+    });
+  });
+
+  it('a register tile read every iteration, two chunks per row', async () => {
+    const [N, K] = [10, 48];
+    const withBias = kernel({
+      name: 'with_bias',
+      params: {
+        x: global(f32, ['K']),
+        w: global(f32, ['N', 'K']),
+        bias: global(f32, ['N', 'B']),
+        y: global(f32, ['N'], 'write'),
+      },
+      consts: { BN: 4, BK: 8 },
+    })`
+      grid(cdiv(N, BN));
+      threads(64);
+      const n0 = blockIdx.x * BN;
+      const b = load(bias, [n0, 0], [BN, BK]);
+      let acc = zeros(f32, [BN, BK]);
+      for (let k = 0; k < K; k += BK) {
+        acc += load(w, [n0, k], [BN, BK]) * load(x, [k], [BK]).unsqueeze(0) + b;
+      }
+      store(y, [n0], acc.sum(1));
+    `;
+    await expectExact(withBias.compile().program, {
+      x: randomFloats(f32, [K], 19),
+      w: randomFloats(f32, [N, K], 20),
+      bias: randomFloats(f32, [N, 8], 21),
       y: poison(f32, [N]),
     });
   });

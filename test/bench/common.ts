@@ -88,16 +88,37 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 export async function withDevices<T>(
   threads: readonly number[],
-  f: (devices: { threads: number; device: WasmDevice }[]) => Promise<T>,
+  f: (devices: { threads: number; device: WasmDevice; impl: string }[]) => Promise<T>,
+  options: { relaxed?: boolean } = {},
 ): Promise<T> {
+  // 'tilevm-wasm' rows run the baseline (SIMD128) modules; with `relaxed`, one more single-thread
+  // device runs the relaxed-SIMD variants ('tilevm-wasm relaxed'), where the engine has relaxed SIMD
+  // (run.ts turns V8's flag on).
   const devices = await Promise.all(
-    threads.map(async (t) => ({ threads: t, device: await createWasmDevice({ threads: t }) })),
+    threads.map(async (t) => ({
+      threads: t,
+      device: await createWasmDevice({ threads: t, relaxedSimd: false }),
+      impl: 'tilevm-wasm',
+    })),
   );
+  if (options.relaxed) {
+    const device = await createWasmDevice({ threads: 1 });
+    if (device.relaxedSimd) devices.push({ threads: 1, device, impl: 'tilevm-wasm relaxed' });
+    else device.destroy();
+  }
   try {
     return await f(devices);
   } finally {
     for (const d of devices) d.device.destroy();
   }
+}
+
+/** withDevices with a 'tilevm-wasm relaxed' device (one thread) where the engine has relaxed SIMD. */
+export function withRelaxedDevices<T>(
+  threads: readonly number[],
+  f: (devices: { threads: number; device: WasmDevice; impl: string }[]) => Promise<T>,
+): Promise<T> {
+  return withDevices(threads, f, { relaxed: true });
 }
 
 /**

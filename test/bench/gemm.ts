@@ -2,7 +2,7 @@
 // onnxruntime-web MatMul and tfjs-wasm matMul. Small enough to stay in cache: compute-bound.
 import { f32 } from '../../dsl/index.js';
 import { matmul } from '../lang/kernels/matmul.js';
-import { type BenchOptions, hostF32, type Row, randomF32, toRows, withDevices } from './common.js';
+import { type BenchOptions, hostF32, type Row, randomF32, toRows, withRelaxedDevices } from './common.js';
 import { checkOutputs } from './gemv-f32.js';
 import { matmulModel } from './onnx.js';
 import { ortWebVariants, type PeerVariant, tfjsVariant } from './peers.js';
@@ -14,15 +14,15 @@ export async function benchGemm(opts: BenchOptions): Promise<Row[]> {
   const b = randomF32(S * S, 12);
   const variants: Variant[] = [];
   const outputs: { name: string; y: () => Promise<Float32Array> }[] = [];
-  return withDevices(opts.threads, async (devices) => {
-    for (const { threads, device } of devices) {
+  return withRelaxedDevices(opts.threads, async (devices) => {
+    for (const { threads, device, impl } of devices) {
       const da = device.upload(hostF32([S, S], a));
       const db = device.upload(hostF32([S, S], b));
       const dc = device.tensor(f32, [S, S]);
       const run = () => matmul.launch(device, { a: da, b: db, c: dc });
-      variants.push({ name: `tilevm-wasm|${threads}`, run });
+      variants.push({ name: `${impl}|${threads}`, run });
       outputs.push({
-        name: `tilevm-wasm|${threads}`,
+        name: `${impl}|${threads}`,
         y: async () => {
           await run();
           return (await device.read(dc)).toFloat32Array();

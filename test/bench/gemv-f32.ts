@@ -10,7 +10,7 @@ import {
   relErr,
   toRows,
   transpose,
-  withDevices,
+  withRelaxedDevices,
 } from './common.js';
 import { matmulModel } from './onnx.js';
 import { ortWebVariants, type PeerVariant, tfjsVariant } from './peers.js';
@@ -41,18 +41,18 @@ export async function benchGemvF32(opts: BenchOptions): Promise<Row[]> {
   const bs = () => ws.map((w) => transpose(w, N, K));
   const variants: Variant[] = [];
   const outputs: { name: string; y: () => Promise<Float32Array> }[] = [];
-  return withDevices(opts.threads, async (devices) => {
-    for (const { threads, device } of devices) {
+  return withRelaxedDevices(opts.threads, async (devices) => {
+    for (const { threads, device, impl } of devices) {
       const dx = device.upload(hostF32([K], x));
       const dws = ws.map((w) => device.upload(hostF32([N, K], w)));
       const dy = device.tensor(f32, [N]);
       let r = 0;
       variants.push({
-        name: `tilevm-wasm|${threads}`,
+        name: `${impl}|${threads}`,
         run: () => gemvF32.launch(device, { x: dx, w: dws[r++ % dws.length]!, y: dy }),
       });
       outputs.push({
-        name: `tilevm-wasm|${threads}`,
+        name: `${impl}|${threads}`,
         y: async () => {
           await gemvF32.launch(device, { x: dx, w: dws[0]!, y: dy });
           return (await device.read(dy)).toFloat32Array();

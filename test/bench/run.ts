@@ -1,11 +1,14 @@
 // tilevm WASM-SIMD against peer libraries, side by side in one run: `npm run bench` (about 3-5
 // minutes), `npm run bench -- --quick` (a smoke run with short warm-ups and few repetitions).
-// Options: --quick, --threads=1,2, --only=copy,gemv,gemm,u4,patnet,llm. Prints a markdown table of medians,
+// Options: --quick, --threads=1,2, --only=copy,gemv,gemm,u4,patnet,llm,intdot. Prints a markdown table of medians,
 // 10th percentiles and ratios (tilevm time / peer time at the same thread count; tfjs-wasm is
 // single-threaded in Node, so it is compared with tilevm on one thread), plus the tables some
 // benchmarks add (the LLM table by weight format), and writes them into docs/benchmarks.md
 // (report.ts: a complete default run replaces the full-results block; a --quick, --only or
 // --threads run, or one where a benchmark failed, replaces the partial block instead).
+// First: V8's relaxed-SIMD flag (Node 20) before anything compiles WebAssembly, for the
+// 'tilevm-wasm relaxed' rows (common.ts withDevices).
+import '../helpers/relaxed-simd.js';
 import os from 'node:os';
 import type { BenchOptions, BenchResult, ExtraTable, Row } from './common.js';
 import { fmtMs } from './common.js';
@@ -13,6 +16,7 @@ import { benchCopy } from './copy.js';
 import { benchGemm } from './gemm.js';
 import { benchGemvF32 } from './gemv-f32.js';
 import { benchGemvU4 } from './gemv-u4.js';
+import { benchIntDot } from './int-dot.js';
 import { benchLlm } from './llm.js';
 import { benchPatnet } from './patnet.js';
 import { writeReport } from './report.js';
@@ -38,6 +42,7 @@ const benches: [string, (o: BenchOptions) => Promise<Row[] | BenchResult>][] = [
   ['u4', benchGemvU4],
   ['patnet', benchPatnet],
   ['llm', benchLlm],
+  ['intdot', benchIntDot],
 ];
 
 function table(rows: readonly Row[]): string {

@@ -15,6 +15,7 @@ import { i32 as i32Type } from '../../dtype.js';
 import type { For } from '../../ir/program.js';
 import type { ScalarExpr } from '../../ir/scalar.js';
 import { numel } from '../../ir/shapes.js';
+import { pointerDtype } from './carry-loop.js';
 import type { Gen } from './context.js';
 import type { Ref } from './fn.js';
 import {
@@ -25,7 +26,6 @@ import {
   type GlobalLeafInfo,
   leafPoint,
   MAX_ROWS,
-  strideIsZero,
   tileAt,
   vectorOp,
 } from './fuse.js';
@@ -108,6 +108,56 @@ function affineIn(e: ScalarExpr, name: string): boolean {
   return false;
 }
 
+/** The value of e when it is an i32 constant expression (wrapping), else undefined. */
+function constValue(e: ScalarExpr): number | undefined {
+  if (e.dtype.kind !== 'int' || e.dtype.bits !== 32) return undefined;
+  if (e.kind === 'const') return Number.isInteger(e.value) ? e.value | 0 : undefined;
+  if (e.kind !== 'binary') return undefined;
+  const a = constValue(e.a);
+  const b = constValue(e.b);
+  if (a === undefined || b === undefined) return undefined;
+  if (e.op === 'add') return (a + b) | 0;
+  if (e.op === 'sub') return (a - b) | 0;
+  if (e.op === 'mul') return Math.imul(a, b);
+  return undefined;
+}
+
+/**
+ * d e / d name for an affine e (affineIn) when it is a compile-time constant (wrapping i32), else
+ * undefined (a product by a loop-invariant that is not constant).
+ */
+function slope(e: ScalarExpr, name: string): number | undefined {
+  if (!mentions(e, name)) return 0;
+  if (e.kind === 'var') return 1;
+  if (e.kind !== 'binary') return undefined;
+  const a = slope(e.a, name);
+  const b = slope(e.b, name);
+  if (e.op === 'add' || e.op === 'sub') {
+    if (a === undefined || b === undefined) return undefined;
+    return e.op === 'add' ? (a + b) | 0 : (a - b) | 0;
+  }
+  if (e.op !== 'mul') return undefined;
+  if (!mentions(e.a, name)) {
+    const k = constValue(e.a);
+    return k === undefined || b === undefined ? undefined : Math.imul(k, b);
+  }
+  const k = constValue(e.b);
+  return k === undefined || a === undefined ? undefined : Math.imul(k, a);
+}
+
+/**
+ * The element step of a global tile's origin per iteration when it is a compile-time constant: only
+ * the offset of the tensor's last dim (stride 1) may move, by a constant times a constant loop step.
+ */
+function fixedStep(offsets: readonly ScalarExpr[], name: string, loopStep: ScalarExpr): number | undefined {
+  const step = constValue(loopStep);
+  if (step === undefined || offsets.length === 0) return undefined;
+  const R = offsets.length;
+  for (let d = 0; d < R - 1; d++) if (slope(offsets[d], name) !== 0) return undefined;
+  const k = slope(offsets[R - 1], name);
+  return k === undefined ? undefined : Math.imul(k, step);
+}
+
 function sameList(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -136,12 +186,13 @@ export function emitCarriedFor(g: Gen, s: For, plain: () => Ref[]): Ref[] | unde
     if (!l.load) return;
     tiles.push({ li, t: tileAt(g, l), first: f.local(i32), step: f.local(i32), offs: [] });
   });
-  // Global leaves must vary along the last dim (checked with the strides they will be read with).
+  // Global leaves must vary along the last dim (checked with the strides they will be read with)
   const globals = new Map<number, GlobalLeafInfo>();
   for (const { li, t, first } of tiles) globals.set(li, { ...t.gl, origin: first });
+  // ... contiguously, in a dtype the loop reads through a byte pointer (carry-loop.ts).
   for (const { li } of tiles) {
-    const p = leafPoint(g, run.leaves[li], S, globals.get(li));
-    if (strideIsZero(p.strides[S.length - 1])) return undefined;
+    const inner = leafPoint(g, run.leaves[li], S, globals.get(li)).strides[S.length - 1];
+    if (!('k' in inner) || inner.k !== 1 || !pointerDtype(run.leaves[li].dtype)) return undefined;
   }
   const carried = new Map<number, number>();
   run.stores.forEach((st, si) => {
@@ -150,12 +201,19 @@ export function emitCarriedFor(g: Gen, s: For, plain: () => Ref[]): Ref[] | unde
       si,
     );
   });
+  // Steps known at compile time let the loop unroll (carry-loop.ts); checked again at run time below.
+  const fixedSteps = new Map<number, number>();
+  for (const { li } of tiles) {
+    const k = fixedStep(run.leaves[li].load!.offsets, s.var, s.step);
+    if (k !== undefined) fixedSteps.set(li, k);
+  }
   let nest: Ref[];
   try {
     nest = carriedNest(g, run, globals, {
       trips,
       steps: new Map(tiles.map(({ li, step: st }) => [li, st])),
       carried,
+      fixedSteps,
     } satisfies Carry);
   } catch (e) {
     if (e instanceof FuseHazard) return undefined;
@@ -221,6 +279,10 @@ export function emitCarriedFor(g: Gen, s: For, plain: () => Ref[]): Ref[] | unde
       );
       checks.push(f.set(ok, I.and(f.get(ok), L64.eq(wide(f.get(lastOffs[d])), expected))));
     });
+  }
+  for (const tile of tiles) {
+    const k = fixedSteps.get(tile.li);
+    if (k !== undefined) checks.push(f.set(ok, I.and(f.get(ok), I.eq(f.get(tile.step), I.const(k)))));
   }
   // Where the plain loop leaves the variable: one step past the last value, unless that wraps.
   checks.push(

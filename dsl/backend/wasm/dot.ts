@@ -11,9 +11,11 @@
 import binaryen from 'binaryen';
 import type { Dot } from '../../ir/program.js';
 import type { Gen } from './context.js';
+import { emitSubbyteDot } from './dot-subbyte.js';
 import type { Ref } from './fn.js';
 import { reg, wrapInt } from './formats.js';
 import { binary, vecBinary } from './ops.js';
+import { emitRelaxedIntDot } from './relaxed.js';
 
 const { i32, v128 } = binaryen;
 
@@ -27,7 +29,12 @@ export function isIntDot(s: Dot): boolean {
 }
 
 export function emitDot(g: Gen, s: Dot, convert: Convert): Ref[] {
-  return isIntDot(s) ? emitIntDot(g, s) : emitDotLanes(g, s, convert);
+  // dot-subbyte.ts: 4-/8-bit weights read in place from their global load (the load was skipped).
+  const subbyte = emitSubbyteDot(g, s);
+  if (subbyte) return subbyte;
+  if (!isIntDot(s)) return emitDotLanes(g, s, convert);
+  // relaxed.ts: with relaxedSimd, operands provably in i8 x 0..127 use the relaxed i8 dot.
+  return emitRelaxedIntDot(g, s) ?? emitIntDot(g, s);
 }
 
 /** Up to 4 columns per step share each packed row of a. */
@@ -200,24 +207,31 @@ function emitDotLanes(g: Gen, s: Dot, convert: Convert): Ref[] {
     const y = Array.from({ length: count }, () => f.local(v128));
     const elem = (row: number, q: number) =>
       I.add(I.mul(I.add(i0(), I.const(row)), I.const(N)), I.const((q0 + q) * 4));
+    // Byte pointers to a[i0, k] and b[k, 4 q0], bumped per k; rows and chunks are constant offsets.
+    const pa = f.local(i32);
+    const pb = f.local(i32);
     return [
       ...accs.flatMap((rowAccs, row) =>
         rowAccs.map((q, qi) => f.set(q, m.v128.load(c, 4, at(elem(row, qi))))),
       ),
-      ...f.repeat(K, (k) => [
-        ...y.map((yl, qi) =>
-          f.set(yl, m.v128.load(b, 4, at(I.add(I.mul(k(), I.const(N)), I.const((q0 + qi) * 4))))),
-        ),
-        ...accs.flatMap((rowAccs, row) => [
-          f.set(x, m.v128.load32_splat(a, 4, at(I.add(I.mul(I.add(i0(), I.const(row)), I.const(K)), k())))),
-          ...rowAccs.map((q, qi) =>
-            f.set(
-              q,
-              vadd!(f.val(q), () => vmul!(f.val(x), f.val(y[qi]))),
+      f.set(pa, at(I.mul(i0(), I.const(K)))),
+      f.set(pb, I.add(f.get(g.scratch), I.const(q0 * 16))),
+      ...f.repeat(
+        K,
+        () => [
+          ...y.map((yl, qi) => f.set(yl, m.v128.load(b + qi * 16, 4, f.get(pb)))),
+          ...accs.flatMap((rowAccs, row) => [
+            f.set(x, m.v128.load32_splat(a + row * K * 4, 4, f.get(pa))),
+            ...rowAccs.map((q, qi) =>
+              f.set(
+                q,
+                vadd!(f.val(q), () => vmul!(f.val(x), f.val(y[qi]))),
+              ),
             ),
-          ),
-        ]),
-      ]),
+          ]),
+        ],
+        () => [...f.bump(pa, 4), ...f.bump(pb, N * 4)],
+      ),
       ...accs.flatMap((rowAccs, row) =>
         rowAccs.map((q, qi) => m.v128.store(d, 4, at(elem(row, qi)), f.get(q))),
       ),

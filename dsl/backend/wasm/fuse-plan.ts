@@ -4,7 +4,7 @@
 // shapes right-aligned). Values read only inside the run never reach scratch; the others are stored
 // at the end of each position (docs/wasm-backend.md, Fusion).
 import type { DType } from '../../dtype.js';
-import type { LoadGlobal, Program, Stmt, TileVar } from '../../ir/program.js';
+import type { LoadGlobal, Program, Reduce, Stmt, TileVar } from '../../ir/program.js';
 import { broadcastsTo, numel } from '../../ir/shapes.js';
 
 /** A value read from memory: a scratch buffer (a tile variable's) or a global tile loaded in place. */
@@ -41,6 +41,12 @@ export interface Run {
   readonly preLoads: readonly LoadGlobal[];
   /** Variables to store at each position, with the node holding their final value. */
   readonly stores: readonly { readonly v: TileVar; readonly node: number }[];
+  /**
+   * Lane-wise sums ending the run: `node.reshape(..., L / 4, 4).sum(-2)` into v (shape S with its
+   * last dim 4), each a v128 per row accumulated chunk by chunk in index order (as the interpreter
+   * sums).
+   */
+  readonly reductions: readonly { readonly v: TileVar; readonly node: number }[];
 }
 
 /** Uses and definitions of every tile variable in a program. */
@@ -120,6 +126,8 @@ function candidate(s: Stmt): boolean {
     case 'repeat':
       // Only repeats that stretch size-1 dims (a broadcast).
       return s.repeats.every((r, d) => r === 1 || s.src.type.shape[d] === 1);
+    case 'reduce':
+      return s.fn === 'sum';
     default:
       return VIEWS.has(s.op);
   }
@@ -161,6 +169,7 @@ function tryRun(body: readonly Stmt[], start: number, end: number, counts: Count
   const nodes: Node[] = [];
   const leaves: Leaf[] = [];
   const preLoads: LoadGlobal[] = [];
+  const reductions: { v: TileVar; node: number }[] = [];
   const env = new Map<TileVar, Src>();
   const bufferLeaf = new Map<TileVar, number>();
   const shapeOf = (src: Src): readonly number[] =>
@@ -180,6 +189,7 @@ function tryRun(body: readonly Stmt[], start: number, end: number, counts: Count
   };
   for (let j = start; j < end; j++) {
     const s = body[j];
+    if (reductions.length > 0 && !laneSum(body, j, end)) return j;
     switch (s.op) {
       case 'unary':
       case 'cast':
@@ -211,9 +221,22 @@ function tryRun(body: readonly Stmt[], start: number, end: number, counts: Count
         }
         break;
       }
+      case 'reduce':
+        // Only as the second half of a lane-wise sum (below).
+        return j;
       default: {
         if (!('src' in s) || !('dst' in s)) return j;
         const src = read(s.src);
+        const sum = laneSum(body, j, end);
+        if (sum && internal(s.dst, j)) {
+          // Sums end the run (their values exist only after its last position); a leaf is summed
+          // through a pass-through node of its own.
+          const node =
+            src.kind === 'node' ? src.node : nodes.push({ s, kind: 'id', args: [src], dst: s.src }) - 1;
+          reductions.push({ v: sum.dst, node });
+          j++;
+          continue;
+        }
         const from = shapeOf(src);
         const to = s.dst.type.shape;
         if (broadcastsTo(from, to)) {
@@ -255,5 +278,29 @@ function tryRun(body: readonly Stmt[], start: number, end: number, counts: Count
     if (numel(v.type.shape) !== numel(shape)) return at;
     stores.push({ v, node: src.node });
   }
-  return { start, end, shape, nodes, leaves, preLoads, stores };
+  for (const red of reductions) {
+    // Each row of the summed value (which may be broadcast along S's leading dims) has its 4 lanes.
+    const from = nodes[red.node].dst.type.shape;
+    const want = [...from.slice(0, -1), 4];
+    if (from.at(-1) !== shape.at(-1) || !sameList(red.v.type.shape, want)) return end - 2;
+  }
+  return { start, end, shape, nodes, leaves, preLoads, stores, reductions };
+}
+
+/**
+ * The f32 sum at body[j + 1] when body[j] is `t.reshape(..., L / 4, 4)` of a tile [..., L] and the
+ * sum runs over the L / 4 axis into [..., 4] (lanes summed chunk by chunk): its reduce statement.
+ */
+function laneSum(body: readonly Stmt[], j: number, end: number): Reduce | undefined {
+  const s = body[j];
+  const r = body[j + 1];
+  if (s.op !== 'reshape' || j + 1 >= end || r?.op !== 'reduce' || r.fn !== 'sum' || r.src !== s.dst)
+    return undefined;
+  const from = s.src.type.shape;
+  const to = s.dst.type.shape;
+  const n = from.length;
+  if (n === 0 || to.length !== n + 1 || r.axis !== n - 1 || r.keepdim) return undefined;
+  if (!sameList(to, [...from.slice(0, -1), from[n - 1] / 4, 4])) return undefined;
+  const f32 = (d: DType) => d.kind === 'float' && d.bits === 32;
+  return f32(s.src.type.dtype) && f32(r.dst.type.dtype) ? r : undefined;
 }

@@ -9,6 +9,7 @@
 // loads them into scratch as unfused code would and runs the same nest over scratch.
 import binaryen from 'binaryen';
 import type { Stmt } from '../../ir/program.js';
+import { carriedLoop, type LeafLoad } from './carry-loop.js';
 import type { Gen, GlobalInfo } from './context.js';
 import type { Ref, Reg } from './fn.js';
 import { reg } from './formats.js';
@@ -19,6 +20,7 @@ import { broadcastStrides, stridesOf } from './nest.js';
 import { binary, cast, unary, vecBinary, vecCast, vecSelect, vecUnary } from './ops.js';
 import { convertedScalar, i32Expr } from './scalar.js';
 import { canUnpack, subByteLoad4, vectorLoad4 } from './unpack.js';
+import { type ConstPool, type WordDecoder, wordDecodable, wordDecoder, wordElements } from './words.js';
 
 const { i32, v128 } = binaryen;
 
@@ -134,6 +136,8 @@ export interface Carry {
   readonly steps: ReadonlyMap<number, number>;
   /** Buffer leaf -> store: a loop-carried tile read and written at the same elements. */
   readonly carried: ReadonlyMap<number, number>;
+  /** Global leaf -> its step when known at compile time (checked at run time): the loop unrolls. */
+  readonly fixedSteps?: ReadonlyMap<number, number>;
 }
 
 /**
@@ -181,9 +185,11 @@ export function tileAt(g: Gen, l: Leaf): { set: Ref[]; inside: Ref; gl: GlobalLe
   const originLocal = f.local(i32);
   set.push(f.set(originLocal, origin));
   if (l.dtype.bits < 8 && R > 0) {
-    // Sub-byte rows are read a word at a time: leave 64 elements of room after the tile's last one.
+    // Sub-byte rows are read a word at a time: leave room after the tile's last element for an
+    // 8-byte read (unpack.ts) and a 16-byte one (words.ts) from its byte.
+    const room = Math.max(64, 128 / l.dtype.bits);
     const numelT = I.mul(f.get(info.dims[0]), f.get(info.strides[0]));
-    inside = I.and(inside, I.le_s(I.add(I.add(f.get(originLocal), last), I.const(64)), numelT));
+    inside = I.and(inside, I.le_s(I.add(I.add(f.get(originLocal), last), I.const(room)), numelT));
   }
   return { set, inside, gl: { info, offsets, origin: originLocal } };
 }
@@ -253,7 +259,13 @@ function nestCode(
   const leafPoints = run.leaves.map((l, i) => leafPoint(g, l, S, globals?.get(i)));
   const rowMajor = stridesOf(S).map((k) => ({ k }));
   const storePoints: Point[] = run.stores.map(() => ({ strides: rowMajor, start: () => I.const(0) }));
-  const points = [...leafPoints, ...storePoints];
+  // Lane-wise sums: [..., 4] destinations, the same 4 lanes at every chunk of a row.
+  const reducePoints: Point[] = run.reductions.map((red) => {
+    const dst = broadcastStrides(red.v.type.shape, [...S.slice(0, -1), 4]);
+    return { strides: S.map((_, d) => ({ k: d === r - 1 ? 0 : dst[d] })), start: () => I.const(0) };
+  });
+  if (run.reductions.length > 0 && (!vector || carry)) throw new FuseHazard();
+  const points = [...leafPoints, ...storePoints, ...reducePoints];
   // Hazard: a buffer both stored and read through another mapping makes fusion unsafe here.
   const storeBases = new Set(run.stores.map((s) => g.buf(s.v)));
   const sameMapping = (p: Point) =>
@@ -332,6 +344,31 @@ function nestCode(
         }),
       );
     });
+    // Whole-word unpacking (words.ts): sub-byte integer rows of one width read a v128 word per group
+    // of E elements, when every such row starts on a byte (checked at run time; else chunk by chunk).
+    const wordK = carry
+      ? undefined
+      : [...subRows.keys()].map((li) => run.leaves[li].dtype).find(wordDecodable)?.bits;
+    const wordSet = new Set(
+      [...subRows.keys()].filter(
+        (li) => wordDecodable(run.leaves[li].dtype) && run.leaves[li].dtype.bits === wordK,
+      ),
+    );
+    const poolLocals = new Map<string, number>();
+    const poolStmts: Ref[] = [];
+    const pool: ConstPool = (bytes) => {
+      const key = bytes.join(',');
+      let local = poolLocals.get(key);
+      if (local === undefined) {
+        local = f.local(v128);
+        poolStmts.push(f.set(local, m.v128.const([...bytes])));
+        poolLocals.set(key, local);
+      }
+      const l = local;
+      return () => f.get(l);
+    };
+    let words: Map<string, WordDecoder> | undefined;
+    let wordChunk = 0;
     // Carried loops: each global leaf's tile origin moves by its step per iteration.
     const kOffsets = new Map<number, number>();
     if (carry) for (const li of carry.steps.keys()) kOffsets.set(li, f.local(i32));
@@ -350,12 +387,33 @@ function nestCode(
         lane,
       );
     };
+    // A scratch element's address as a pointer shared by the unrolled rows and a memarg offset for
+    // the row (compile-time row strides), so rows cost no address arithmetic of their own.
+    const scratchAt = (pi: number, row: number, base: number): { ptr: Ref; offset: number } => {
+      const s = points[pi].strides[r - 2];
+      if (unroll && row > 0 && s && 'k' in s && !kOffsets.has(pi))
+        return {
+          ptr: I.add(f.get(g.scratch), I.shl(index(pi, 0, 0), I.const(2))),
+          offset: base + 4 * row * s.k,
+        };
+      return { ptr: I.add(f.get(g.scratch), I.shl(index(pi, row, 0), I.const(2))), offset: base };
+    };
     // Carried tiles in registers: one v128 local per (store, row) while a chunk's loop runs.
     let carriedLocals: number[][] | undefined;
+    let carriedLoad: LeafLoad | undefined;
     const loadLeaf = (li: number, row: number, width: 1 | 4): Ref => {
       const carriedStore = carry?.carried.get(li);
       if (carriedLocals && carriedStore !== undefined && width === 4)
         return f.get(carriedLocals[carriedStore][row]);
+      const direct =
+        width === 4
+          ? carriedLoad?.(li, row, (v) => {
+              const [set, get] = f.save(v, v128);
+              stmts0.push(set);
+              return get;
+            })
+          : undefined;
+      if (direct !== undefined) return direct;
       const l = run.leaves[li];
       const gl = globals?.get(li);
       const rg = reg(l.dtype);
@@ -372,9 +430,27 @@ function nestCode(
       const inner = points[li].strides[r - 1];
       if (strideIsZero(inner)) return (rg === 'f32' ? m.f32x4.splat : m.i32x4.splat)(scalarAt(0));
       const unit = 'k' in inner && inner.k === 1;
-      if (unit && !gl)
-        return m.v128.load(g.buf(l.v), 4, I.add(f.get(g.scratch), I.shl(index(li, row, 0), I.const(2))));
+      if (unit && !gl) {
+        const at = scratchAt(li, row, g.buf(l.v));
+        return m.v128.load(at.offset, 4, at.ptr);
+      }
       const sub = subRows.get(li)?.[row];
+      if (sub && words && wordSet.has(li)) {
+        const key = `${li}:${row}`;
+        let dec = words.get(key);
+        if (!dec) {
+          const save = (v: Ref) => {
+            const [set, get] = f.save(v, v128);
+            stmts0.push(set);
+            return get;
+          };
+          // Read at the group's first chunk, whose element index c * k is a whole number of bytes.
+          const addr = I.add(f.get(sub.byte), I.shr_u(I.mul(f.get(c), I.const(l.dtype.bits)), I.const(3)));
+          dec = wordDecoder(g.mod, l.dtype, save(m.v128.load(0, 1, addr)), pool, save);
+          words.set(key, dec);
+        }
+        return dec.chunk(wordChunk);
+      }
       if (sub) {
         // Chunks start at multiples of 4 elements: 4k bits on from the row's phase.
         const save = (v: Ref) => {
@@ -492,6 +568,17 @@ function nestCode(
       return local;
     };
     const hoisted: Memo = new Map();
+    // Running lane-wise sums: a v128 local per (reduction, row), from +0 (the interpreter's start).
+    // A sum broadcast along the rows (x's own sum in a GEMV) is kept for row 0 only.
+    const sums = run.reductions.map((_, ri) =>
+      Array.from({ length: unroll && strideIsZero(reducePoints[ri].strides[r - 2]) ? 1 : rows }, () =>
+        f.local(v128),
+      ),
+    );
+    for (const row of sums)
+      for (const local of row) stmts.push(f.set(local, m.v128.const(new Array(16).fill(0))));
+    const sumAt = (ri: number, row: number) =>
+      scratchAt(run.leaves.length + run.stores.length + ri, row, g.buf(run.reductions[ri].v));
     const position = (width: 1 | 4): Ref[] => {
       const memo: Memo = new Map();
       const code: Ref[] = [];
@@ -499,78 +586,65 @@ function nestCode(
         const values = run.stores.map((s) =>
           valueAt({ kind: 'node', node: s.node }, row, width, memo, hoisted),
         );
+        const parts = run.reductions.map((red, ri) =>
+          row < sums[ri].length
+            ? valueAt({ kind: 'node', node: red.node }, row, 4, memo, hoisted)
+            : undefined,
+        );
         code.push(...stmts0);
         stmts0 = [];
+        parts.forEach((part, ri) => {
+          if (part === undefined) return;
+          code.push(f.set(sums[ri][row], m.f32x4.add(f.get(sums[ri][row]), f.get(part))));
+        });
         run.stores.forEach((s, si) => {
           const pi = run.leaves.length + si;
-          const addr = I.add(f.get(g.scratch), I.shl(index(pi, row, 0), I.const(2)));
-          const base = g.buf(s.v);
+          const at = scratchAt(pi, row, g.buf(s.v));
           const value = f.get(values[si]);
           code.push(
             width === 4
-              ? m.v128.store(base, 4, addr, value)
-              : (reg(s.v.type.dtype) === 'f32' ? m.f32.store : I.store)(base, 4, addr, value),
+              ? m.v128.store(at.offset, 4, at.ptr, value)
+              : (reg(s.v.type.dtype) === 'f32' ? m.f32.store : I.store)(at.offset, 4, at.ptr, value),
           );
         });
       }
       return code;
     };
-    // Every chunk of every row through all iterations of a carried loop: the carried tiles are loaded
-    // into locals, updated in place by every iteration, and stored once. The chunks are unrolled
-    // inside the loop so each iteration reads every tile row contiguously.
-    const carriedAll = (cr: Carry): Ref[] => {
-      const chunkCount = L / 4;
-      const storeAddr = (si: number, row: number) =>
-        I.add(f.get(g.scratch), I.shl(index(run.leaves.length + si, row, 0), I.const(2)));
-      const locals = Array.from({ length: chunkCount }, () =>
-        run.stores.map(() => Array.from({ length: rows }, () => f.local(v128))),
-      );
-      const code: Ref[] = [];
-      const step: Ref[] = [];
-      const finish: Ref[] = [];
-      for (let j = 0; j < chunkCount; j++) {
-        const setC = () => f.set(c, I.const(4 * j));
-        code.push(setC());
-        finish.push(setC());
-        run.stores.forEach((s, si) => {
-          for (let row = 0; row < rows; row++) {
-            code.push(f.set(locals[j][si][row], m.v128.load(g.buf(s.v), 4, storeAddr(si, row))));
-            finish.push(m.v128.store(g.buf(s.v), 4, storeAddr(si, row), f.get(locals[j][si][row])));
-          }
-        });
-        carriedLocals = locals[j];
-        step.push(setC());
-        const memo: Memo = new Map();
-        for (let row = 0; row < rows; row++) {
-          const values = run.stores.map((s) =>
-            valueAt({ kind: 'node', node: s.node }, row, 4, memo, hoisted),
-          );
-          step.push(...stmts0);
-          stmts0 = [];
-          run.stores.forEach((_, si) => {
-            step.push(f.set(locals[j][si][row], f.get(values[si])));
-          });
-        }
-        carriedLocals = undefined;
-      }
-      const t = f.local(i32);
-      const loop = f.label('K');
-      code.push(
-        f.set(t, I.const(0)),
-        ...[...kOffsets.values()].map((k) => f.set(k, I.const(0))),
-        m.loop(
-          loop,
-          m.block(null, [
-            ...step,
-            ...[...kOffsets].map(([li, k]) => f.set(k, I.add(f.get(k), f.get(cr.steps.get(li)!)))),
-            f.set(t, I.add(f.get(t), I.const(1))),
-            m.br(loop, I.lt_s(f.get(t), f.get(cr.trips))),
-          ]),
-        ),
-        ...finish,
-      );
-      return code;
-    };
+    // Every chunk of every row through all iterations of a carried loop (carry-loop.ts).
+    const carriedAll = (cr: Carry): Ref[] =>
+      carriedLoop({
+        g,
+        run,
+        carry: cr,
+        globals: globals ?? new Map(),
+        rows,
+        L,
+        c,
+        kOffsets,
+        rowStart: (li, row) => rowStart[li][row](),
+        rowVaries: (li) => unroll && rows > 1 && !strideIsZero(points[li].strides[r - 2]),
+        unitInner: (li) => {
+          const s = points[li].strides[r - 1];
+          return 'k' in s && s.k === 1;
+        },
+        storeAddr: (si, row) =>
+          I.add(f.get(g.scratch), I.shl(index(run.leaves.length + si, row, 0), I.const(2))),
+        position: () => {
+          const memo: Memo = new Map();
+          return (row) => {
+            const values = run.stores.map((s) =>
+              valueAt({ kind: 'node', node: s.node }, row, 4, memo, hoisted),
+            );
+            const stmts = stmts0;
+            stmts0 = [];
+            return { stmts, values };
+          };
+        },
+        redirect: (locals, load) => {
+          carriedLocals = locals;
+          carriedLoad = load;
+        },
+      });
     // The chunk loop and its tail are built before the hoisted code they need is placed.
     const chunks = vector ? Math.floor(L / 4) : 0;
     const vecLoop = carry
@@ -585,7 +659,41 @@ function nestCode(
       () => position(1),
       () => f.bump(c, 1),
     );
-    return [...stmts, f.set(c, I.const(0)), ...hoistStmts, ...vecLoop, ...tailLoop];
+    const sumStores = sums.flatMap((row, ri) =>
+      row.map((local, i) => {
+        const at = sumAt(ri, i);
+        return m.v128.store(at.offset, 4, at.ptr, f.get(local));
+      }),
+    );
+    if (wordK === undefined || chunks === 0)
+      return [...stmts, f.set(c, I.const(0)), ...hoistStmts, ...vecLoop, ...tailLoop, ...sumStores];
+    // The word loop: groups of E / 4 chunks unrolled around one word per row and leaf, then the
+    // chunks left (a partial group, its word read past the row: tileAt leaves room for it).
+    const group = (n: number): Ref[] => {
+      words = new Map();
+      const code: Ref[] = [];
+      for (let j = 0; j < n; j++) {
+        wordChunk = j;
+        code.push(...position(4), ...f.bump(c, 4));
+      }
+      words = undefined;
+      return code;
+    };
+    const perGroup = wordElements(wordK) / 4;
+    const fullGroups = Math.floor(chunks / perGroup);
+    const rest = chunks - fullGroups * perGroup;
+    const wordLoop = [...f.repeat(fullGroups, () => group(perGroup)), ...(rest > 0 ? group(rest) : [])];
+    let aligned: Ref = I.const(0);
+    for (const li of wordSet) for (const sub of subRows.get(li)!) aligned = I.or(aligned, f.get(sub.phase));
+    return [
+      ...stmts,
+      ...poolStmts,
+      f.set(c, I.const(0)),
+      ...hoistStmts,
+      m.if(I.eqz(aligned), m.block(null, wordLoop), m.block(null, vecLoop)),
+      ...tailLoop,
+      ...sumStores,
+    ];
   };
 
   // Outer dims: plain loops, each level walking from a copy of the cursors.

@@ -9,17 +9,27 @@ import { printScalar } from '../../ir/scalar.js';
 import { shapeSymbols, validateProgram } from '../../ir/validate.js';
 import { hash64, toBase64 } from './bytes.js';
 import { Gen } from './context.js';
+import { isIntDot } from './dot.js';
 import { emitBody } from './emit.js';
 import type { Ref } from './fn.js';
 import { normalizeReg, reg } from './formats.js';
+import {
+  contractAccumulations,
+  enableRelaxed,
+  RELAXED_SIMD_FEATURE,
+  relaxedIntDotPlan,
+  relaxedUsed,
+} from './relaxed.js';
 import { scalarExpr } from './scalar.js';
 
 export interface WasmOptions {
   /**
-   * Allow relaxed-SIMD instructions (a variant for engines that have them). Nothing uses them yet:
-   * every artifact needs SIMD128 only.
+   * Relaxed SIMD (relaxed.ts): `true` builds the module with relaxed ops where they pay (its
+   * `features` then list 'relaxed-simd' when it has any); 'variant' builds the baseline module and
+   * attaches the relaxed one as `relaxed` (when it differs), for artifacts that must run anywhere;
+   * false/absent: baseline only.
    */
-  readonly relaxedSimd?: boolean;
+  readonly relaxedSimd?: boolean | 'variant';
   /** Fuse runs of elementwise statements into one loop nest (default true; false for comparisons). */
   readonly fuse?: boolean;
   /** Keep loop-carried tiles of fused loops in registers (default true; false for comparisons). */
@@ -42,31 +52,72 @@ const FEATURES =
 
 /** Compiles a (valid) VM program to a WebAssembly module with its launch metadata. */
 export function compileWasm(program: Program, options: WasmOptions = {}): WasmArtifact {
-  void options.relaxedSimd;
+  const mode = options.relaxedSimd ?? false;
+  // Relaxed integer dots change the emitted code (and scratch); multiply-adds are rewritten on the
+  // optimized module. So a 'variant' whose only relaxed ops are multiply-adds needs one compile.
+  const relaxedDots = mode === true || (mode === 'variant' && hasRelaxedIntDot(program));
+  if (mode === 'variant' && relaxedDots) {
+    return withVariant(compileWasm(program, { ...options, relaxedSimd: false }), () =>
+      compileWasm(program, { ...options, relaxedSimd: true }),
+    );
+  }
   validateProgram(program);
   const g = new Gen(program);
   g.fuse = options.fuse !== false;
   g.carry = options.carry !== false;
+  if (relaxedDots) enableRelaxed(g);
   try {
     const { params, descriptor } = emitModule(g);
+    if (relaxedDots) g.m.setFeatures(FEATURES | RELAXED_SIMD_FEATURE);
     const bytes = finishModule(g, program.name);
-    const artifact = {
+    const fields = (wasm: Uint8Array, features: string[]) => ({
       format: 'tilevm-wasm' as const,
       version: 1 as const,
       kernel: program.name,
       consts: { ...program.consts },
-      wasm: toBase64(bytes),
+      wasm: toBase64(wasm),
       params,
       grid: program.grid.map(printScalar),
       descriptor,
       scratchBytes: g.scratchBytes,
       maxPages: WASM_MAX_PAGES,
-      features: ['simd128'],
-    };
-    return { ...artifact, hash: hash64(JSON.stringify(artifact)) };
+      features,
+    });
+    const hashed = <T extends object>(a: T) => ({ ...a, hash: hash64(JSON.stringify(a)) });
+    if (mode === false) return hashed(fields(bytes, ['simd128']));
+    // The relaxed module: this one with its accumulations contracted (it may have relaxed dots).
+    g.m.setFeatures(FEATURES | RELAXED_SIMD_FEATURE);
+    const contracted = contractAccumulations(g.m) > 0;
+    if (contracted && !g.m.validate()) {
+      throw new Error(`internal: the relaxed wasm module of '${program.name}' does not validate`);
+    }
+    const relaxed = contracted || relaxedUsed(g);
+    const relaxedBytes = contracted ? g.m.emitBinary() : bytes;
+    if (mode === true)
+      return hashed(fields(relaxedBytes, relaxed ? ['simd128', 'relaxed-simd'] : ['simd128']));
+    const base = hashed(fields(bytes, ['simd128']));
+    return withVariant(base, () => hashed(fields(relaxedBytes, ['simd128', 'relaxed-simd'])), relaxed);
   } finally {
     g.m.dispose();
   }
+}
+
+/** The baseline artifact with `relaxed()` attached when it has relaxed ops. */
+function withVariant(base: WasmArtifact, relaxed: () => WasmArtifact, has = true): WasmArtifact {
+  const variant = has ? relaxed() : undefined;
+  if (!variant?.features.includes('relaxed-simd')) return base;
+  const { hash: _, ...fields } = base;
+  const artifact = { ...fields, relaxed: variant };
+  return { ...artifact, hash: hash64(JSON.stringify(artifact)) };
+}
+
+/** Whether some integer dot of the program may take the relaxed i8 x i7 path. */
+function hasRelaxedIntDot(program: Program): boolean {
+  let found = false;
+  Gen.walk(program.body, (s) => {
+    if (s.op === 'dot' && isIntDot(s) && relaxedIntDotPlan(program, s)) found = true;
+  });
+  return found;
 }
 
 /** The module's memory import and `main`; the params and descriptor fields of the artifact. */

@@ -250,19 +250,99 @@ function canVectorLoad(d: DType): boolean {
   return d.bits === 32 || (d.kind === 'int' && (d.bits === 8 || d.bits === 16)) || isBf16(d);
 }
 
-/** 4 elements of dtype d at address `addr` as v128 register lanes (for `canVectorLoad` dtypes). */
-function vectorLoad(g: Gen, d: DType, addr: () => Ref): Ref {
+/**
+ * 4 elements of dtype d at address `addr` + `offset` (a load's constant offset) as v128 register
+ * lanes (for `canVectorLoad` dtypes).
+ */
+function vectorLoad(g: Gen, d: DType, addr: () => Ref, offset = 0): Ref {
   const m = g.m;
-  if (d.bits === 32) return m.v128.load(0, 4, addr());
+  if (d.bits === 32) return m.v128.load(offset, 4, addr());
   if (d.kind === 'int' && d.bits === 16)
-    return (d.signed ? m.v128.load16x4_s : m.v128.load16x4_u)(0, 2, addr());
+    return (d.signed ? m.v128.load16x4_s : m.v128.load16x4_u)(offset, 2, addr());
   if (d.kind === 'int' && d.bits === 8) {
-    const bytes = m.v128.load32_zero(0, 1, addr());
+    const bytes = m.v128.load32_zero(offset, 1, addr());
     return d.signed
       ? m.i32x4.extend_low_i16x8_s(m.i16x8.extend_low_i8x16_s(bytes))
       : m.i32x4.extend_low_i16x8_u(m.i16x8.extend_low_i8x16_u(bytes));
   }
-  return m.i32x4.shl(m.v128.load16x4_u(0, 2, addr()), m.i32.const(16)); // bf16
+  return m.i32x4.shl(m.v128.load16x4_u(offset, 2, addr()), m.i32.const(16)); // bf16
+}
+
+/**
+ * The load of an unmasked tile when it lies inside its tensor on every dim: `inside` (the test, read
+ * from the offset locals) and the copy, whose rows are walked with byte pointers and whose chunks
+ * are unrolled with constant load and store offsets, with no per-row range checks. Undefined when
+ * rows are too short for v128 or the dtype has no v128 load.
+ */
+function wholeTileLoad(
+  g: Gen,
+  info: GlobalInfo,
+  offsets: readonly number[],
+  shape: readonly number[],
+  d: DType,
+  dst: number,
+): { inside: Ref; code: Ref[] } | undefined {
+  const { f, m } = g;
+  const I = m.i32;
+  const t = shape.length;
+  const n = t === 0 ? 1 : shape[t - 1];
+  if (n < 4 || !canVectorLoad(d)) return undefined;
+  const R = info.p.shape.length;
+  const lead = R - t;
+  const bytes = d.bits / 8;
+  let inside: Ref = I.const(1);
+  let origin: Ref = I.const(0);
+  offsets.forEach((o, dim) => {
+    origin = I.add(origin, I.mul(f.get(o), f.get(info.strides[dim])));
+    inside = I.and(
+      inside,
+      dim < lead
+        ? I.lt_u(f.get(o), f.get(info.dims[dim]))
+        : I.and(
+            I.ge_s(f.get(o), I.const(0)),
+            I.le_s(f.get(o), I.sub(f.get(info.dims[dim]), I.const(shape[dim - lead]))),
+          ),
+    );
+  });
+  const src = f.local(i32);
+  const to = f.local(i32);
+  const code: Ref[] = [
+    // Inside, the origin's flat index is below 2^31, so the i32 arithmetic does not wrap.
+    f.set(src, I.add(f.get(info.base), I.mul(origin, I.const(bytes)))),
+    f.set(to, f.get(g.scratch)),
+  ];
+  const r = reg(d);
+  const chunks = Math.floor(n / 4);
+  const row = (s: number, q: number): Ref[] => [
+    ...Array.from({ length: chunks }, (_, j) =>
+      m.v128.store(dst + 16 * j, 4, f.get(q), vectorLoad(g, d, f.val(s), 4 * bytes * j)),
+    ),
+    ...Array.from({ length: n % 4 }, (_, e) =>
+      (r === 'f32' ? m.f32.store : I.store)(
+        dst + 4 * (4 * chunks + e),
+        4,
+        f.get(q),
+        loadElement(g.mod, d, f.get(s), I.const(4 * chunks + e)),
+      ),
+    ),
+  ];
+  // Tile dims above the row: loops, each level walking from copies of the pointers.
+  const level = (td: number, s: number, q: number): Ref[] => {
+    if (td >= t - 1) return row(s, q);
+    const s2 = f.local(i32);
+    const q2 = f.local(i32);
+    const below = shape.slice(td + 1).reduce((a, b) => a * b, 1);
+    return f.repeat(
+      shape[td],
+      () => [f.set(s2, f.get(s)), f.set(q2, f.get(q)), ...level(td + 1, s2, q2)],
+      () => [
+        f.set(s, I.add(f.get(s), I.mul(f.get(info.strides[lead + td]), I.const(bytes)))),
+        ...f.bump(q, 4 * below),
+      ],
+    );
+  };
+  code.push(...level(0, src, to));
+  return { inside, code };
 }
 
 export function emitLoadGlobal(g: Gen, s: LoadGlobal): Ref[] {
@@ -281,53 +361,55 @@ export function emitLoadGlobal(g: Gen, s: LoadGlobal): Ref[] {
   const r = reg(d);
   const storeReg = (el: Ref, value: Ref) =>
     (r === 'f32' ? m.f32.store : I.store)(dst, 4, I.add(f.get(g.scratch), I.shl(el, I.const(2))), value);
-  out.push(
-    ...walkRows(g, info, offsets, shape, (w) => {
-      const off = shape.length === 0 ? () => I.const(0) : f.val(offsets[R - 1]);
-      const dim = shape.length === 0 ? () => I.const(1) : f.val(info.dims[R - 1]);
-      const lanes = f.repeat(n, (j) => {
-        const i = () => I.add(off(), j());
-        let ok = I.and(w.valid(), I.lt_u(i(), dim()));
-        if (mask !== undefined) {
-          ok = I.and(ok, I.load(mask, 4, I.add(f.get(g.scratch), I.shl(I.add(w.row(), j()), I.const(2)))));
-        }
-        const value = m.if(
-          ok,
-          loadElement(g.mod, d, f.get(info.base), I.add(w.rowBase(), i())),
-          literal(g.mod, d, other),
-        );
-        return [storeReg(I.add(w.row(), j()), value)];
-      });
-      const vec = mask === undefined && n >= 4 && canVectorLoad(d);
-      if (!vec) return lanes;
-      // A whole row inside the tensor: 4 elements per v128.
-      const src = f.local(i32);
-      const to = f.local(i32);
-      const bytes = d.bits / 8;
-      const fast = [
-        f.set(src, I.add(f.get(info.base), I.mul(I.add(w.rowBase(), off()), I.const(bytes)))),
-        f.set(to, I.add(f.get(g.scratch), I.shl(w.row(), I.const(2)))),
-        ...f.repeat(
-          Math.floor(n / 4),
-          () => [m.v128.store(dst, 4, f.get(to), vectorLoad(g, d, f.val(src)))],
-          () => [...f.bump(src, 4 * bytes), ...f.bump(to, 16)],
-        ),
-        ...f.repeat(
-          n % 4,
-          () => [
-            (r === 'f32' ? m.f32.store : I.store)(
-              dst,
-              4,
-              f.get(to),
-              loadElement(g.mod, d, f.get(src), I.const(0)),
-            ),
-          ],
-          () => [...f.bump(src, bytes), ...f.bump(to, 4)],
-        ),
-      ];
-      return [m.if(rowInside(g, w, off, dim, n), m.block(null, fast), m.block(null, lanes))];
-    }),
-  );
+  const whole = mask === undefined ? wholeTileLoad(g, info, offsets, shape, d, dst) : undefined;
+  const rows = walkRows(g, info, offsets, shape, (w) => {
+    const off = shape.length === 0 ? () => I.const(0) : f.val(offsets[R - 1]);
+    const dim = shape.length === 0 ? () => I.const(1) : f.val(info.dims[R - 1]);
+    const lanes = f.repeat(n, (j) => {
+      const i = () => I.add(off(), j());
+      let ok = I.and(w.valid(), I.lt_u(i(), dim()));
+      if (mask !== undefined) {
+        ok = I.and(ok, I.load(mask, 4, I.add(f.get(g.scratch), I.shl(I.add(w.row(), j()), I.const(2)))));
+      }
+      const value = m.if(
+        ok,
+        loadElement(g.mod, d, f.get(info.base), I.add(w.rowBase(), i())),
+        literal(g.mod, d, other),
+      );
+      return [storeReg(I.add(w.row(), j()), value)];
+    });
+    const vec = mask === undefined && n >= 4 && canVectorLoad(d);
+    if (!vec) return lanes;
+    // A whole row inside the tensor: 4 elements per v128.
+    const src = f.local(i32);
+    const to = f.local(i32);
+    const bytes = d.bits / 8;
+    const fast = [
+      f.set(src, I.add(f.get(info.base), I.mul(I.add(w.rowBase(), off()), I.const(bytes)))),
+      f.set(to, I.add(f.get(g.scratch), I.shl(w.row(), I.const(2)))),
+      ...f.repeat(
+        Math.floor(n / 4),
+        () => [m.v128.store(dst, 4, f.get(to), vectorLoad(g, d, f.val(src)))],
+        () => [...f.bump(src, 4 * bytes), ...f.bump(to, 16)],
+      ),
+      ...f.repeat(
+        n % 4,
+        () => [
+          (r === 'f32' ? m.f32.store : I.store)(
+            dst,
+            4,
+            f.get(to),
+            loadElement(g.mod, d, f.get(src), I.const(0)),
+          ),
+        ],
+        () => [...f.bump(src, bytes), ...f.bump(to, 4)],
+      ),
+    ];
+    return [m.if(rowInside(g, w, off, dim, n), m.block(null, fast), m.block(null, lanes))];
+  });
+  // A whole tile inside its tensor skips the per-row checks (most tiles of a tiled kernel).
+  if (whole) out.push(m.if(whole.inside, m.block(null, whole.code), m.block(null, rows)));
+  else out.push(...rows);
   return out;
 }
 

@@ -3,11 +3,16 @@
 // merged, and the innermost loop runs on v128 (4 lanes) when every operand's inner stride is 0
 // (splat) or 1 (load/store 16 bytes), with a scalar tail. A nest that merges into one dim over whole
 // tiles is rounded up to a multiple of 4 lanes instead: tile buffers are padded to 16 bytes, so the
-// extra lanes compute garbage no one reads (the scratch area ends with slack for over-reads).
+// extra lanes compute garbage no one reads (the scratch area ends with slack for over-reads). Vector
+// loops of 8 chunks or more run 4 chunks per pass at constant load and store offsets (fewer pointer
+// bumps and branches), then the chunks left.
 import binaryen from 'binaryen';
 import type { Fn, Ref, Reg } from './fn.js';
 
 const { i32 } = binaryen;
+
+/** v128 chunks per pass of a long vector loop (copies and elementwise ops of whole tiles). */
+const UNROLL = 4;
 
 export interface Operand {
   /** Byte offset of the buffer in the scratch area. */
@@ -79,26 +84,30 @@ export function nest(
     out.push(f.set(p, start));
     return p;
   });
-  const access = (ptrs: readonly number[], width: 1 | 4, inner: readonly number[]): Access => ({
-    width,
-    ptr: (i) => f.get(ptrs[i]),
-    base: (i) => ops[i].base,
-    load: (i, r) => {
-      const base = ops[i].base;
-      if (width === 1)
-        return r === 'f32' ? m.f32.load(base, 4, f.get(ptrs[i])) : m.i32.load(base, 4, f.get(ptrs[i]));
-      return inner[i] === 0
-        ? m.v128.load32_splat(base, 4, f.get(ptrs[i]))
-        : m.v128.load(base, 4, f.get(ptrs[i]));
-    },
-    store: (i, r, value) => {
-      const base = ops[i].base;
-      if (width === 4) return m.v128.store(base, 4, f.get(ptrs[i]), value);
-      return r === 'f32'
-        ? m.f32.store(base, 4, f.get(ptrs[i]), value)
-        : m.i32.store(base, 4, f.get(ptrs[i]), value);
-    },
-  });
+  // `chunk`: v128 chunks past the pointers (unrolled copies of the vector loop), as load offsets.
+  const access = (ptrs: readonly number[], width: 1 | 4, inner: readonly number[], chunk = 0): Access => {
+    const skip = (i: number) => (width === 4 ? 16 * chunk * inner[i] : 0);
+    return {
+      width,
+      ptr: (i) => (skip(i) === 0 ? f.get(ptrs[i]) : m.i32.add(f.get(ptrs[i]), m.i32.const(skip(i)))),
+      base: (i) => ops[i].base,
+      load: (i, r) => {
+        const base = ops[i].base;
+        if (width === 1)
+          return r === 'f32' ? m.f32.load(base, 4, f.get(ptrs[i])) : m.i32.load(base, 4, f.get(ptrs[i]));
+        return inner[i] === 0
+          ? m.v128.load32_splat(base, 4, f.get(ptrs[i]))
+          : m.v128.load(base + skip(i), 4, f.get(ptrs[i]));
+      },
+      store: (i, r, value) => {
+        const base = ops[i].base;
+        if (width === 4) return m.v128.store(base + skip(i), 4, f.get(ptrs[i]), value);
+        return r === 'f32'
+          ? m.f32.store(base, 4, f.get(ptrs[i]), value)
+          : m.i32.store(base, 4, f.get(ptrs[i]), value);
+      },
+    };
+  };
   const level = (d: number, ptrs: readonly number[]): Ref[] => {
     if (d === dims.length) return body(access(ptrs, 1, []));
     const n = dims[d];
@@ -109,8 +118,13 @@ export function nest(
       const whole = dims.length === 1 && options.pad;
       const chunks = whole ? Math.ceil(n / 4) : Math.floor(n / 4);
       const tail = whole ? 0 : n % 4;
+      // UNROLL chunks per pass with constant offsets, the rest straight-line (counts are constants).
+      const passes = chunks >= 2 * UNROLL ? Math.floor(chunks / UNROLL) : 0;
+      const unrolled = (count: number) =>
+        Array.from({ length: count }, (_, u) => body(access(ptrs, 4, st, u))).flat();
       return [
-        ...f.repeat(chunks, () => body(access(ptrs, 4, st)), bumps(4)),
+        ...f.repeat(passes, () => unrolled(UNROLL), bumps(4 * UNROLL)),
+        ...f.repeat(chunks - passes * UNROLL, () => body(access(ptrs, 4, st)), bumps(4)),
         ...f.repeat(tail, () => body(access(ptrs, 1, st)), bumps(1)),
       ];
     }

@@ -4,11 +4,13 @@
 // per lane) and one arithmetic or logical right shift that leaves each lane's field sign- or
 // zero-extended. Narrow floats of at most 4 bits decode through i8x16.swizzle as a 16-entry lookup
 // table (their values are all bf16-exact: two tables give the top two bytes of the f32); f16 decodes
-// with integer bit tricks and one exact multiply by 2^112. Everything matches decode() (formats.ts)
-// bit for bit, NaN canonical included.
+// with integer bit tricks and one exact multiply by 2^112; floats of 5-8 bits with integer bit
+// tricks too (unpack-float.ts). Everything matches decode() (formats.ts) bit for bit, NaN canonical
+// included.
 import { type DType, decode as decodeValue } from '../../dtype.js';
 import type { Module, Ref } from './fn.js';
 import { f32Bits } from './formats.js';
+import { isNarrowFloat, narrowFloat8Load4, narrowFloatLanes, narrowFloatShift } from './unpack-float.js';
 
 /** A v128 constant of four i32 lanes. */
 export function i32x4Const(g: Module, lanes: readonly number[]): Ref {
@@ -42,20 +44,30 @@ export function canUnpack(d: DType): boolean {
   if (d.kind === 'int' && (d.bits === 8 || d.bits === 16)) return true;
   if (isBf16(d) || isF16(d)) return true;
   if (d.bits < 8 && (d.kind === 'int' || d.kind === 'bool')) return true;
-  return smallFloatTable(d) !== undefined;
+  return smallFloatTable(d) !== undefined || isNarrowFloat(d);
 }
 
-/** The k-bit fields of elements e .. e + 3 at `base`, one per i32 lane, sign-extended when `signed`. */
-function unpackBits(g: Module, k: number, signed: boolean, base: () => Ref, e: () => Ref): Ref {
+/**
+ * The k-bit fields of elements e .. e + 3 at `base`, one per i32 lane, sign-extended when `signed`
+ * (`shift` < 32 - k leaves each field shifted left by 32 - k - shift).
+ */
+function unpackBits(
+  g: Module,
+  k: number,
+  signed: boolean,
+  base: () => Ref,
+  e: () => Ref,
+  shift = 32 - k,
+): Ref {
   const I = g.m.i32;
   // Byte and bit phase of element e without overflowing e * k: (e / 8) k + ((e % 8) k) / 8.
   const q = () => I.mul(I.and(e(), I.const(7)), I.const(k));
   const addr = I.add(I.add(base(), I.mul(I.shr_u(e(), I.const(3)), I.const(k))), I.shr_u(q(), I.const(3)));
-  return fieldsAt(g, k, signed, addr, () => I.and(q(), I.const(7)));
+  return fieldsAt(g, k, signed, addr, () => I.and(q(), I.const(7)), shift);
 }
 
 /** Four k-bit fields starting `phase` (0..7) bits into the byte at `addr`, one per i32 lane. */
-function fieldsAt(g: Module, k: number, signed: boolean, addr: Ref, phase: () => Ref): Ref {
+function fieldsAt(g: Module, k: number, signed: boolean, addr: Ref, phase: () => Ref, shift = 32 - k): Ref {
   const m = g.m;
   const I = m.i32;
   // 4k bits from the phase: at most 7 + 24 bits for k <= 6 (one i32), else 35 (an i64).
@@ -63,10 +75,10 @@ function fieldsAt(g: Module, k: number, signed: boolean, addr: Ref, phase: () =>
     k <= 6
       ? I.shr_u(I.load(0, 1, addr), phase())
       : I.wrap(m.i64.shr_u(m.i64.load(0, 1, addr), m.i64.extend_u(phase())));
-  // Lane i shifts its field to the top (left by 32 - (i + 1) k), then every lane shifts right by 32 - k.
+  // Lane i shifts its field to the top (left by 32 - (i + 1) k), then every lane shifts right by `shift`.
   const mul = [0, 1, 2, 3].map((i) => 2 ** (32 - (i + 1) * k));
   const top = m.i32x4.mul(m.i32x4.splat(word), i32x4Const(g, mul));
-  return (signed ? m.i32x4.shr_s : m.i32x4.shr_u)(top, I.const(32 - k));
+  return (signed ? m.i32x4.shr_s : m.i32x4.shr_u)(top, I.const(shift));
 }
 
 /**
@@ -82,7 +94,18 @@ export function subByteLoad4(
 ): Ref {
   if (d.kind === 'int') return fieldsAt(g, d.bits, d.signed, addr, phase);
   if (d.kind === 'bool') return fieldsAt(g, 1, false, addr, phase);
-  return smallFloatLanes(g, d, fieldsAt(g, d.bits, false, addr, phase), save);
+  return floatFields(g, d, (signed, shift) => fieldsAt(g, d.bits, signed, addr, phase, shift), save);
+}
+
+/** Narrow-float fields (`fields` extracts them, shifted right from the top by `shift`) to f32 lanes. */
+function floatFields(
+  g: Module,
+  d: DType,
+  fields: (signed: boolean, shift: number) => Ref,
+  save: (v: Ref) => () => Ref,
+): Ref {
+  if (smallFloatTable(d) || !isNarrowFloat(d)) return smallFloatLanes(g, d, fields(false, 32 - d.bits), save);
+  return narrowFloatLanes(g, d, fields(true, narrowFloatShift(d)), save);
 }
 
 /** Narrow-float patterns (at most 4 bits, bf16-exact values) in i32 lanes to f32 lanes, by table. */
@@ -145,7 +168,8 @@ export function vectorLoad4(
   }
   if (isBf16(d)) return m.i32x4.shl(m.v128.load16x4_u(0, 2, at(2)), I.const(16));
   if (isF16(d)) return f16Lanes(g, m.v128.load16x4_u(0, 2, at(2)), save);
+  if (isNarrowFloat(d) && d.bits === 8) return narrowFloat8Load4(g, d, at(1), save);
   if (d.kind === 'int') return unpackBits(g, d.bits, d.signed, base, e);
   if (d.kind === 'bool') return unpackBits(g, 1, false, base, e);
-  return smallFloatLanes(g, d, unpackBits(g, d.bits, false, base, e), save);
+  return floatFields(g, d, (signed, shift) => unpackBits(g, d.bits, signed, base, e, shift), save);
 }

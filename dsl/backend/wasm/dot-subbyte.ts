@@ -1,0 +1,491 @@
+// Integer `dot` straight from packed global weights: the pattern of the quantized matmul's integer
+// path,
+//
+//   L = load_global(w)   (4- or 8-bit ints, no mask, out-of-range lanes read 0)
+//   C = cast(L)          (optional; to an int dtype that holds every value of L's)
+//   T = transpose(C)     ([BN, K] -> [K, BN])
+//   d = dot(a, T, c)     (a: int tile, c: int accumulator)
+//
+// with L, C and T each written once and read only by the next step, all in one body with no scalar
+// assignment, loop or branch between the load and the dot. The load, cast and transpose emit
+// nothing (emitBody asks `skippedBySubbyteDot`); the dot reads the weights where they lie, one v128
+// per 32 u4/i4 or 16 u8/i8 weights, and never materializes the [BN, K] tile in scratch.
+//
+// - 4-bit weights (a in -128..127): each 16-bit lane holds four nibbles, isolated in place with the
+//   masks 0x000F, 0x00F0, 0x0F00 and a shift by 12, so a nibble at bit 4r is worth q * 16^r. Rows of
+//   a are de-interleaved once per dot into four planes (elements 4j + r of each 32) widened to i16 and
+//   pre-multiplied by 256, 16, 1 and 256, so every i32x4.dot_i16x8_s product is 256 q x; the scaled
+//   sum is shifted back down every 256 chunks (before it could leave the i32 range). Signed nibbles
+//   are biased by xor 0x8888 (q + 8) and 8 sum(a) subtracted at the end.
+// - 8-bit weights (a in -32768..32767): i8x16 widened to two i16x8 (sign or zero), against a's row
+//   narrowed to i16, contiguous.
+// Rows of the weight tile that lie wholly inside the tensor (and, for 4 bits, start on a byte) take
+// this path; other rows, and the K % 32 (or 16) tail, are summed element by element with the
+// load's bounds. The sums are exact, so wrapping once into c's dtype at the end equals the
+// interpreter's result (dot.ts).
+import binaryen from 'binaryen';
+import type { DType, IntDType } from '../../dtype.js';
+import type { Cast, Dot, LoadGlobal, Program, Stmt, TileVar, Transpose } from '../../ir/program.js';
+import type { Gen } from './context.js';
+import type { Ref, Val } from './fn.js';
+import { wrapInt } from './formats.js';
+import { countVars } from './fuse-plan.js';
+import { loadElement } from './memory.js';
+import { i32Expr } from './scalar.js';
+
+const { i32, v128 } = binaryen;
+
+interface Chain {
+  readonly load: LoadGlobal;
+  readonly cast?: Cast;
+  readonly transpose: Transpose;
+  readonly bits: 4 | 8;
+}
+
+interface Plan {
+  readonly skip: Set<Stmt>;
+  readonly chains: Map<Dot, Chain>;
+}
+
+const plans = new WeakMap<Program, Plan>();
+
+function intRange(d: DType): [number, number] | undefined {
+  if (d.kind !== 'int') return undefined;
+  return d.signed ? [-(2 ** (d.bits - 1)), 2 ** (d.bits - 1) - 1] : [0, 2 ** d.bits - 1];
+}
+
+function within(d: DType, lo: number, hi: number): boolean {
+  const r = intRange(d);
+  return r !== undefined && r[0] >= lo && r[1] <= hi;
+}
+
+function planOf(program: Program): Plan {
+  let plan = plans.get(program);
+  if (plan) return plan;
+  plan = { skip: new Set(), chains: new Map() };
+  const counts = countVars(program);
+  const once = (v: TileVar) => counts.uses.get(v) === 1 && counts.defs.get(v) === 1;
+  const visit = (body: readonly Stmt[]) => {
+    const def = new Map<TileVar, number>();
+    body.forEach((s, i) => {
+      if (s.op === 'for') visit(s.body);
+      if (s.op === 'if') {
+        visit(s.thenBody);
+        visit(s.elseBody);
+      }
+      if ('dst' in s && s.op !== 'store_shared') def.set(s.dst, i);
+      if (s.op !== 'dot') return;
+      const chain = match(program, body, def, s, once);
+      if (!chain) return;
+      plan!.chains.set(s, chain);
+      for (const t of [chain.load, chain.cast, chain.transpose]) if (t) plan!.skip.add(t);
+    });
+  };
+  visit(program.body);
+  plans.set(program, plan);
+  return plan;
+}
+
+function match(
+  program: Program,
+  body: readonly Stmt[],
+  def: Map<TileVar, number>,
+  d: Dot,
+  once: (v: TileVar) => boolean,
+): Chain | undefined {
+  const acc = d.c.type.dtype;
+  if (acc.kind !== 'int' || d.a.type.dtype.kind !== 'int' || d.a.type.shape.length !== 2) return undefined;
+  const at = (v: TileVar) => {
+    const i = def.get(v);
+    return i === undefined || !once(v) ? undefined : { i, s: body[i] };
+  };
+  const t = at(d.b);
+  if (t?.s.op !== 'transpose' || t.s.perm.length !== 2 || t.s.perm[0] !== 1) return undefined;
+  const transpose = t.s;
+  let src = at(transpose.src);
+  let cast: Cast | undefined;
+  if (src?.s.op === 'cast') {
+    cast = src.s;
+    src = at(cast.src);
+  }
+  if (src?.s.op !== 'load_global') return undefined;
+  const load = src.s;
+  const w = load.dst.type.dtype;
+  if (w.kind !== 'int' || (w.bits !== 4 && w.bits !== 8)) return undefined;
+  if (load.mask || (load.other ?? 0) !== 0) return undefined;
+  const param = program.params.find((p) => p.name === load.param);
+  if (param?.kind !== 'global' || param.shape.length !== 2 || param.access !== 'read') return undefined;
+  // The cast must keep every weight value (a widening).
+  if (cast && !within(w, ...(intRange(cast.dst.type.dtype) ?? [1, 0]))) return undefined;
+  // a must fit the planes: i8 for nibbles (pre-multiplied by 256), i16 for bytes.
+  const a = d.a.type.dtype;
+  if (w.bits === 4 ? !within(a, -128, 127) : !within(a, -32768, 32767)) return undefined;
+  // Nothing between the load and the dot may change what the load's offsets evaluate to.
+  const dotAt = body.indexOf(d);
+  for (let i = src.i + 1; i < dotAt; i++) {
+    const op = body[i].op;
+    if (op === 'let_scalar' || op === 'for' || op === 'if') return undefined;
+  }
+  return { load, ...(cast ? { cast } : {}), transpose, bits: w.bits };
+}
+
+/** Whether statement s is a load, cast or transpose that a sub-byte dot reads in place. */
+export function skippedBySubbyteDot(g: Gen, s: Stmt): boolean {
+  return planOf(g.program).skip.has(s);
+}
+
+/** The index of the first statement of body at or after `from` that is skipped (body.length if none). */
+export function nextSubbyteSkip(g: Gen, body: readonly Stmt[], from: number): number {
+  const skip = planOf(g.program).skip;
+  if (skip.size === 0) return body.length;
+  let i = from;
+  while (i < body.length && !skip.has(body[i])) i++;
+  return i;
+}
+
+/** How many dots of a program take this lowering (for tests). */
+export function subbyteDotCount(program: Program): number {
+  return planOf(program).chains.size;
+}
+
+/** The code of dot s when it matches the pattern above; undefined otherwise. */
+export function emitSubbyteDot(g: Gen, s: Dot): Ref[] | undefined {
+  const chain = planOf(g.program).chains.get(s);
+  if (!chain) return undefined;
+  return emitChain(g, s, chain);
+}
+
+function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
+  const { f, m } = g;
+  const I = m.i32;
+  const [M, K] = s.a.type.shape;
+  const N = s.b.type.shape[1];
+  const acc = s.c.type.dtype as IntDType;
+  const w = chain.load.dst.type.dtype as IntDType;
+  const nibble = chain.bits === 4;
+  const per = nibble ? 32 : 16; // weights per v128
+  const planes = nibble ? 4 : 2;
+  const chunks = Math.floor(K / per);
+  const info = g.globals.get(chain.load.param)!;
+  const aBase = g.buf(s.a);
+  const cBase = g.buf(s.c);
+  const dstBase = g.buf(s.dst);
+  const result = dstBase === aBase ? g.alloc(M * N * 4) : dstBase;
+  const xp = g.alloc(M * Math.max(chunks, 1) * planes * 16);
+  const xsum = g.alloc(M * 4);
+  const scratch = (off: number, at: Ref) => ({ off, at: I.add(f.get(g.scratch), at) });
+  const out: Ref[] = [];
+  const row0 = f.local(i32);
+  const col0 = f.local(i32);
+  out.push(f.set(row0, i32Expr(g, chain.load.offsets[0])), f.set(col0, i32Expr(g, chain.load.offsets[1])));
+  const rows = () => f.get(info.dims[0]);
+  const cols = () => f.get(info.dims[1]);
+
+  // a's rows as planes of i16 (and, for signed nibbles, each row's sum over the vector chunks).
+  const sumv = f.local(v128);
+  const e = Array.from({ length: 4 }, () => f.local(v128));
+  const aAt = (i: Val, c: Val, word: number) =>
+    scratch(aBase + word * 16, I.shl(I.add(I.mul(i(), I.const(K)), I.mul(c(), I.const(per))), I.const(2)));
+  const xpAt = (i: Val, c: Val, plane: number) =>
+    scratch(
+      xp + plane * 16,
+      I.shl(I.add(I.mul(i(), I.const(chunks * planes)), I.mul(c(), I.const(planes))), I.const(4)),
+    );
+  const loadA = (i: Val, c: Val, word: number) => {
+    const p = aAt(i, c, word);
+    return m.v128.load(p.off, 4, p.at);
+  };
+  const storeXp = (i: Val, c: Val, plane: number, v: Ref) => {
+    const p = xpAt(i, c, plane);
+    return m.v128.store(p.off, 16, p.at, v);
+  };
+  const signedNibbles = nibble && w.signed;
+  out.push(
+    ...f.repeat(M, (i) => [
+      f.set(sumv, m.i32x4.splat(I.const(0))),
+      ...f.repeat(chunks, (c) => {
+        if (!nibble) {
+          return [0, 1].map((h) =>
+            storeXp(i, c, h, m.i16x8.narrow_i32x4_s(loadA(i, c, 2 * h), loadA(i, c, 2 * h + 1))),
+          );
+        }
+        const stmts: Ref[] = [];
+        for (let q = 0; q < 4; q++) {
+          const lo = loadA(i, c, 2 * q);
+          const hi = loadA(i, c, 2 * q + 1);
+          stmts.push(f.set(e[q], m.i16x8.narrow_i32x4_s(lo, hi)));
+          if (signedNibbles) {
+            stmts.push(f.set(sumv, m.i32x4.add(f.get(sumv), m.i32x4.extadd_pairwise_i16x8_s(f.get(e[q])))));
+          }
+        }
+        // Bytes 0-15 and 16-31, then planes r = 0..3 (bytes 4j + r) by two shuffles.
+        const b0 = m.i8x16.narrow_i16x8_s(f.get(e[0]), f.get(e[1]));
+        const b1 = m.i8x16.narrow_i16x8_s(f.get(e[2]), f.get(e[3]));
+        stmts.push(f.set(e[0], b0), f.set(e[1], b1));
+        const pick = (r0: number) =>
+          [r0, r0 + 1].flatMap((r) => Array.from({ length: 8 }, (_, j) => 4 * j + r));
+        stmts.push(
+          f.set(e[2], m.i8x16.shuffle(f.get(e[0]), f.get(e[1]), pick(0))),
+          f.set(e[3], m.i8x16.shuffle(f.get(e[0]), f.get(e[1]), pick(2))),
+        );
+        const shifts = [8, 4, 0, 8];
+        for (let r = 0; r < 4; r++) {
+          const src = f.get(e[2 + (r >> 1)]);
+          const wide = r % 2 === 0 ? m.i16x8.extend_low_i8x16_s(src) : m.i16x8.extend_high_i8x16_s(src);
+          stmts.push(storeXp(i, c, r, shifts[r] ? m.i16x8.shl(wide, I.const(shifts[r])) : wide));
+        }
+        return stmts;
+      }),
+      I.store(xsum, 4, I.add(f.get(g.scratch), I.shl(i(), I.const(2))), sumLanes(g, f.val(sumv))),
+    ]),
+  );
+
+  // Blocks of NB weight rows x MB rows of a share each weight and plane load (NB * MB <= 4
+  // accumulators): one row of a takes 4 weight rows at a time, reduced together by shuffles.
+  const MB = Math.min(M, 4);
+  const NB = Math.max(1, Math.floor(4 / MB));
+  const sums = g.alloc(MB * NB * 4); // the block's vector sums, [MB][NB]
+  const n = f.local(i32);
+  const row = f.local(i32);
+  const elem = f.local(i32); // flat element index of the block's first row's first tile column
+  const fast = f.local(i32);
+  const addrs = Array.from({ length: NB }, () => f.local(i32));
+  const v = Array.from({ length: NB }, () => f.local(v128));
+  const fields = Array.from({ length: planes }, () => f.local(v128));
+  const xpl = Array.from({ length: planes }, () => f.local(v128)); // a's planes of the current chunk
+  const accs = Array.from({ length: MB * NB }, () => f.local(v128));
+  const scaled = Array.from({ length: MB * NB }, () => f.local(v128));
+  const SEGMENT = 256; // chunks before the scaled nibble sums are shifted down (no i32 overflow)
+  const splat16 = (x: number) => m.i16x8.splat(I.const(x));
+  const sumAt = (t: number, r: number) => I.add(f.get(g.scratch), I.const(sums + (t * NB + r) * 4));
+
+  /** The fields (plane values) of weight vector `x`, as expressions (each used once) or locals. */
+  const fieldsOf = (x: Val, keep: boolean): { stmts: Ref[]; get: (r: number) => Ref } => {
+    const make = (r: number): Ref => {
+      if (!nibble) {
+        const ext = w.signed
+          ? [m.i16x8.extend_low_i8x16_s, m.i16x8.extend_high_i8x16_s]
+          : [m.i16x8.extend_low_i8x16_u, m.i16x8.extend_high_i8x16_u];
+        return ext[r](x());
+      }
+      return r === 3 ? m.i16x8.shr_u(x(), I.const(12)) : m.v128.and(x(), splat16(0xf << (4 * r)));
+    };
+    if (!keep) return { stmts: [], get: make };
+    return {
+      stmts: fields.map((q, r) => f.set(q, make(r))),
+      get: (r) => f.get(fields[r]),
+    };
+  };
+
+  /** Code for weight rows n .. n + nb - 1 (nb = NB, or 1 for the last N % NB rows). */
+  const block = (nb: number): Ref[] => {
+    const out: Ref[] = [
+      f.set(row, I.add(f.get(row0), f.get(n))),
+      f.set(elem, I.add(I.mul(f.get(row), cols()), f.get(col0))),
+      f.set(
+        fast,
+        I.and(
+          I.and(
+            I.and(I.ge_s(f.get(row), I.const(0)), I.lt_s(I.add(f.get(row), I.const(nb - 1)), rows())),
+            I.ge_s(f.get(col0), I.const(0)),
+          ),
+          I.le_s(f.get(col0), I.sub(cols(), I.const(chunks * per))),
+        ),
+      ),
+    ];
+    if (nibble) {
+      // Every row of the block starts on a byte: the first does, and rows are whole bytes apart.
+      const odd = nb > 1 ? I.and(I.or(f.get(elem), cols()), I.const(1)) : I.and(f.get(elem), I.const(1));
+      out.push(f.set(fast, I.and(f.get(fast), I.eqz(odd))));
+    }
+    const vector: Ref[] = [];
+    for (let r = 0; r < nb; r++) {
+      const e = I.add(f.get(elem), I.mul(cols(), I.const(r)));
+      vector.push(f.set(addrs[r], I.add(f.get(info.base), nibble ? I.shr_u(e, I.const(1)) : e)));
+    }
+    for (let i0 = 0; i0 < M; i0 += MB) {
+      const ids = Array.from({ length: Math.min(MB, M - i0) }, (_, t) => i0 + t);
+      const accOf = (t: number, r: number) => accs[t * NB + r];
+      const scl = (t: number, r: number) => scaled[t * NB + r];
+      const pairs = ids.flatMap((_, t) => Array.from({ length: nb }, (_, r) => [t, r] as const));
+      vector.push(...pairs.map(([t, r]) => f.set(accOf(t, r), m.i32x4.splat(I.const(0)))));
+      for (let c0 = 0; c0 < chunks; c0 += SEGMENT) {
+        const count = Math.min(SEGMENT, chunks - c0);
+        const target = nibble ? scl : accOf;
+        if (nibble) vector.push(...pairs.map(([t, r]) => f.set(scl(t, r), m.i32x4.splat(I.const(0)))));
+        const cc = f.local(i32);
+        vector.push(
+          f.set(cc, I.const(c0)),
+          ...f.repeat(
+            count,
+            () => {
+              const stmts: Ref[] = [];
+              for (let r = 0; r < nb; r++) {
+                let x = m.v128.load(0, 1, I.add(f.get(addrs[r]), I.shl(f.get(cc), I.const(4))));
+                if (nibble && w.signed) x = m.v128.xor(x, splat16(0x8888 - 0x10000));
+                stmts.push(f.set(v[r], x));
+              }
+              // One row of a: its planes for this chunk are loaded once for all nb weight rows.
+              const shared = ids.length === 1;
+              const plane = (i: number, p: number) => {
+                if (shared) return f.get(xpl[p]);
+                const at = xpAt(() => I.const(i), f.val(cc), p);
+                return m.v128.load(at.off, 16, at.at);
+              };
+              if (shared) {
+                for (let p = 0; p < planes; p++) {
+                  const at = xpAt(() => I.const(ids[0]), f.val(cc), p);
+                  stmts.push(f.set(xpl[p], m.v128.load(at.off, 16, at.at)));
+                }
+              }
+              for (let r = 0; r < nb; r++) {
+                const fl = fieldsOf(f.val(v[r]), ids.length > 1);
+                stmts.push(...fl.stmts);
+                ids.forEach((i, t) => {
+                  let sum: Ref | undefined;
+                  for (let p = 0; p < planes; p++) {
+                    const d = m.i32x4.dot_i16x8_s(fl.get(p), plane(i, p));
+                    sum = sum === undefined ? d : m.i32x4.add(sum, d);
+                  }
+                  stmts.push(f.set(target(t, r), m.i32x4.add(f.get(target(t, r)), sum!)));
+                });
+              }
+              return stmts;
+            },
+            () => f.bump(cc, 1),
+          ),
+        );
+        if (nibble) {
+          vector.push(
+            ...pairs.map(([t, r]) =>
+              f.set(
+                accOf(t, r),
+                m.i32x4.add(f.get(accOf(t, r)), m.i32x4.shr_s(f.get(scl(t, r)), I.const(8))),
+              ),
+            ),
+          );
+        }
+      }
+      // Lane sums into `sums` (signed nibbles: less the bias, 8 sum(a)).
+      ids.forEach((i, t) => {
+        const bias = () => I.shl(I.load(xsum, 4, I.add(f.get(g.scratch), I.const(i * 4))), I.const(3));
+        if (nb === 4) {
+          const [a0, a1, a2, a3] = [0, 1, 2, 3].map((r) => f.val(accOf(t, r)));
+          const t01 = m.i32x4.add(
+            shuffle32(m, a0(), a1(), [0, 1, 4, 5]),
+            shuffle32(m, a0(), a1(), [2, 3, 6, 7]),
+          );
+          const t23 = m.i32x4.add(
+            shuffle32(m, a2(), a3(), [0, 1, 4, 5]),
+            shuffle32(m, a2(), a3(), [2, 3, 6, 7]),
+          );
+          const [s01, get01] = f.save(t01, v128);
+          const [s23, get23] = f.save(t23, v128);
+          let tot = m.i32x4.add(
+            shuffle32(m, get01(), get23(), [0, 2, 4, 6]),
+            shuffle32(m, get01(), get23(), [1, 3, 5, 7]),
+          );
+          if (signedNibbles) tot = m.i32x4.sub(tot, m.i32x4.splat(bias()));
+          vector.push(s01, s23, m.v128.store(0, 4, sumAt(t, 0), tot));
+        } else {
+          for (let r = 0; r < nb; r++) {
+            let tot = sumLanes(g, f.val(accOf(t, r)));
+            if (signedNibbles) tot = I.sub(tot, bias());
+            vector.push(I.store(0, 4, sumAt(t, r), tot));
+          }
+        }
+      });
+      // Then per row: the scalar columns (all of them on a slow block, the tail on a fast one) and
+      // dst[i, n + r] = c[i, n + r] + sum, wrapped to the accumulator's dtype.
+      const tails: Ref[] = [];
+      for (let r = 0; r < nb; r++) {
+        const k = f.local(i32);
+        const wv = f.local(i32);
+        const rr = () => I.add(f.get(row), I.const(r));
+        const col = () => I.add(f.get(col0), f.get(k));
+        const inside = I.and(I.lt_u(rr(), rows()), I.lt_u(col(), cols()));
+        const flat = I.add(I.add(f.get(elem), I.mul(cols(), I.const(r))), f.get(k));
+        const loop = f.label('sub_k');
+        const done = f.label('sub_k_end');
+        const acc0 = ids.map(() => f.local(i32));
+        tails.push(
+          ...ids.map((_, t) => f.set(acc0[t], m.select(f.get(fast), I.load(0, 4, sumAt(t, r)), I.const(0)))),
+          f.set(k, m.select(f.get(fast), I.const(chunks * per), I.const(0))),
+          m.block(done, [
+            m.loop(
+              loop,
+              m.block(null, [
+                m.br(done, I.ge_s(f.get(k), I.const(K))),
+                f.set(wv, m.if(inside, loadElement(g.mod, w, f.get(info.base), flat), I.const(0))),
+                ...ids.map((i, t) =>
+                  f.set(
+                    acc0[t],
+                    I.add(
+                      f.get(acc0[t]),
+                      I.mul(
+                        f.get(wv),
+                        I.load(
+                          aBase,
+                          4,
+                          I.add(f.get(g.scratch), I.shl(I.add(I.const(i * K), f.get(k)), I.const(2))),
+                        ),
+                      ),
+                    ),
+                  ),
+                ),
+                f.set(k, I.add(f.get(k), I.const(1))),
+                m.br(loop),
+              ]),
+            ),
+          ]),
+          ...ids.map((i, t) => {
+            const p = () => I.add(f.get(g.scratch), I.shl(I.add(I.const(i * N + r), f.get(n)), I.const(2)));
+            return I.store(result, 4, p(), wrapInt(g.mod, acc, I.add(I.load(cBase, 4, p()), f.get(acc0[t]))));
+          }),
+        );
+      }
+      out.push(...(chunks > 0 ? [m.if(f.get(fast), m.block(null, vector.splice(0)))] : []), ...tails);
+    }
+    return out;
+  };
+  out.push(
+    f.set(n, I.const(0)),
+    ...f.repeat(
+      Math.floor(N / NB),
+      () => block(NB),
+      () => f.bump(n, NB),
+    ),
+    ...f.repeat(
+      N % NB,
+      () => block(1),
+      () => f.bump(n, 1),
+    ),
+  );
+  if (result !== dstBase) {
+    out.push(
+      m.memory.copy(
+        I.add(f.get(g.scratch), I.const(dstBase)),
+        I.add(f.get(g.scratch), I.const(result)),
+        I.const(M * N * 4),
+      ),
+    );
+  }
+  return out;
+}
+
+/** i8x16.shuffle picking 32-bit lanes (0-3 from a, 4-7 from b). */
+function shuffle32(m: binaryen.Module, a: Ref, b: Ref, lanes: readonly number[]): Ref {
+  return m.i8x16.shuffle(
+    a,
+    b,
+    lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]),
+  );
+}
+
+/** The sum of an i32x4's lanes. */
+function sumLanes(g: Gen, x: Val): Ref {
+  const I = g.m.i32;
+  let s: Ref = g.m.i32x4.extract_lane(x(), 0);
+  for (let lane = 1; lane < 4; lane++) s = I.add(s, g.m.i32x4.extract_lane(x(), lane));
+  return s;
+}

@@ -1,0 +1,281 @@
+// Relaxed-SIMD variants (dsl/backend/wasm/relaxed.ts) on a Node with relaxed SIMD turned on (the
+// first import sets V8's flag before anything compiles WebAssembly): the kernel corpus through
+// artifacts carrying a relaxed variant against the interpreter (integers exact; f32 accumulations
+// within the fused-vs-unfused bound of docs/wasm-backend.md), the relaxed integer dot bit-exact,
+// which module a device picks, JIT launches, and .tvk bundles carrying the variant.
+import '../helpers/relaxed-simd.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileWasm, fromBase64 } from '../../dsl/backend/wasm/index.js';
+import { type DType, f32, i4, i8, i16, i32, u3, u4, u7, u8, u16 } from '../../dsl/dtype.js';
+import { global, kernel } from '../../dsl/index.js';
+import type { Program } from '../../dsl/ir/program.js';
+import { Tensor } from '../../dsl/tensor.js';
+import { encodeKernelBundle, KernelBundleError, loadKernelBundle } from '../../runtime/bundle.js';
+import {
+  createWasmDevice,
+  type PrecompiledKernelData,
+  type WasmArtifact,
+  type WasmDevice,
+} from '../../runtime/index.js';
+import { RELAXED_SIMD_PROBE } from '../../runtime/wasm/features.js';
+import { rng } from '../helpers/random.js';
+import { matmul } from '../lang/kernels/matmul.js';
+import {
+  type BothOutputs,
+  describeCorpus,
+  expectClose,
+  expectSame,
+  type HostArgs,
+  poisoned,
+  randomTensor,
+  runBothOn,
+  uniformF32,
+} from './differential.js';
+import {
+  accumulateTolerance,
+  hasOpcode,
+  intMatmul,
+  RELAXED_DOT,
+  RELAXED_MADD,
+  U,
+} from './wasm-relaxed-common.js';
+
+let device: WasmDevice;
+let baseline: WasmDevice;
+/** Kernels whose artifact carried a relaxed variant. */
+const withVariant = new Set<string>();
+
+beforeAll(async () => {
+  device = await createWasmDevice({ threads: 2 });
+  baseline = await createWasmDevice({ threads: 2, relaxedSimd: false });
+});
+
+afterAll(() => {
+  device?.destroy();
+  baseline?.destroy();
+});
+
+function variantArtifact(program: Program): WasmArtifact {
+  const artifact = compileWasm(program, { relaxedSimd: 'variant' });
+  expect(WebAssembly.validate(fromBase64(artifact.wasm) as Uint8Array<ArrayBuffer>)).toBe(true);
+  if (artifact.relaxed) {
+    withVariant.add(program.name);
+    expect(artifact.relaxed.features).toEqual(['simd128', 'relaxed-simd']);
+    expect(WebAssembly.validate(fromBase64(artifact.relaxed.wasm) as Uint8Array<ArrayBuffer>)).toBe(true);
+  }
+  return artifact;
+}
+
+function runBoth(program: Program, args: HostArgs): Promise<BothOutputs> {
+  return runBothOn(device, variantArtifact(program), program, args);
+}
+
+describe('relaxed SIMD in this worker', () => {
+  it('is on after v8.setFlagsFromString, and the device uses it unless told not to', () => {
+    expect(WebAssembly.validate(RELAXED_SIMD_PROBE as Uint8Array<ArrayBuffer>)).toBe(true);
+    expect(device.features.has('relaxed-simd')).toBe(true);
+    expect(device.relaxedSimd).toBe(true);
+    expect(baseline.relaxedSimd).toBe(false);
+  });
+
+  it('rejects a relaxedSimd option that is not a boolean', async () => {
+    await expect(createWasmDevice({ relaxedSimd: 'yes' as never })).rejects.toThrow(
+      'createWasmDevice: relaxedSimd must be a boolean, got yes',
+    );
+  });
+});
+
+// Softmax's exp is the only approximated op, as in wasm.test.ts: (N + 6) u relative.
+describeCorpus({
+  device: 'the WASM device running relaxed-SIMD variants',
+  runBoth,
+  tolerance: {
+    softmax: (N) => (want) => (N + 6) * U * Math.abs(want),
+    accumulate: accumulateTolerance,
+  },
+});
+
+describe('relaxed variants of the corpus', () => {
+  it('exist for the dot kernels (f32x4.relaxed_madd in their register blocks)', () => {
+    expect([...withVariant].filter((n) => /matmul|conv/.test(n)).length).toBeGreaterThanOrEqual(2);
+    const a = compileWasm(matmul.compile({ BM: 16, BN: 16, BK: 8 }).program, { relaxedSimd: 'variant' });
+    expect(hasOpcode(fromBase64(a.relaxed!.wasm), RELAXED_MADD)).toBe(true);
+    expect(hasOpcode(fromBase64(a.wasm), RELAXED_MADD)).toBe(false);
+    expect(a.features).toEqual(['simd128']);
+  });
+
+  it('f32 matmul on the baseline device stays bit-exact; on the relaxed one within the bound', async () => {
+    const [M, K, N] = [40, 33, 35];
+    const r = rng(410);
+    const a = Tensor.fromArray(f32, [M, K], uniformF32(r, M * K, -1, 1));
+    const b = Tensor.fromArray(f32, [K, N], uniformF32(r, K * N, -1, 1));
+    const program = matmul.compile({ BM: 8, BN: 32, BK: 16 }).program;
+    const artifact = variantArtifact(program);
+    const base = await runBothOn(baseline, artifact, program, { a, b, c: poisoned(f32, [M, N]) });
+    expectSame(base.c.got, base.c.want);
+    const relaxed = await runBothOn(device, artifact, program, { a, b, c: poisoned(f32, [M, N]) });
+    expectClose(relaxed.c.got, relaxed.c.want, accumulateTolerance(K, 1, 0));
+  });
+});
+
+describe('integer dot on i16x8.relaxed_dot_i8x16_i7x16_s (bit-exact)', () => {
+  // [a, b, both cast to, accumulator, relaxed expected]: one operand must be provably in 0..127
+  // (casts keep the source's range), the other in -128..127.
+  const cases: [DType, DType, DType, DType, boolean][] = [
+    [i8, u4, i8, i32, true],
+    [i8, u4, i8, i16, true],
+    [u7, i8, i8, i32, true], // the 0..127 operand is a
+    [i8, u7, i8, i16, true], // one product pair per i16 lane before widening
+    [u3, i4, i4, u16, true],
+    [u4, u4, u4, i32, true],
+    [i8, i8, i8, i32, false], // neither operand is in 0..127: the baseline dot
+    [u8, i8, i16, i32, false], // u8 reaches 255
+  ];
+  it.each(cases.map((c) => [c[0].name, c[1].name, c[2].name, c[3].name, ...c] as const))(
+    '%s x %s as %s into %s',
+    async (_a, _b, _o, _c, da, db, op, acc, relaxed) => {
+      const [M, K, N] = [11, 437, 13]; // K: 3 tiles, the last ragged; 16-wide chunks with a tail
+      const k = intMatmul(da, db, acc, op);
+      const program = k.compile().program;
+      const artifact = compileWasm(program, { relaxedSimd: true });
+      expect(hasOpcode(fromBase64(artifact.wasm), RELAXED_DOT)).toBe(relaxed);
+      expect(artifact.features.includes('relaxed-simd')).toBe(relaxed);
+      const both = compileWasm(program, { relaxedSimd: 'variant' });
+      expect(hasOpcode(fromBase64(both.wasm), RELAXED_DOT)).toBe(false);
+      expect(both.relaxed !== undefined && hasOpcode(fromBase64(both.relaxed.wasm), RELAXED_DOT)).toBe(
+        relaxed,
+      );
+      const args = {
+        a: randomTensor(da, [M, K], 1000 + da.bits),
+        b: randomTensor(db, [K, N], 2000 + db.bits),
+        c: poisoned(acc, [M, N]),
+      };
+      const out = await runBothOn(device, artifact, program, args);
+      expectSame(out.c.got, out.c.want);
+    },
+  );
+});
+
+/** `scale` computing y = x * factor: two modules with the same signature, told apart by their output. */
+function scale(factor: number) {
+  return kernel({
+    name: 'relaxed_pick',
+    params: { x: global(f32, ['N']), y: global(f32, ['N'], 'write') },
+    consts: { BN: 16 },
+  })`
+    grid(cdiv(N, BN));
+    threads(16);
+    store(y, [blockIdx.x * BN], load(x, [blockIdx.x * BN], [BN]) * ${factor});
+  `;
+}
+
+/** A baseline artifact (x2) whose `relaxed` variant computes x3. */
+function twoModules(): WasmArtifact {
+  const base = compileWasm(scale(2).compile().program);
+  const other = compileWasm(scale(3).compile().program);
+  return { ...base, relaxed: { ...other, features: ['simd128', 'relaxed-simd'], hash: `${other.hash}r` } };
+}
+
+async function runScale(d: WasmDevice, artifact: WasmArtifact): Promise<number> {
+  const x = d.upload(Tensor.fromArray(f32, [20], new Array(20).fill(1)));
+  const y = d.tensor(f32, [20]);
+  try {
+    await d.launch(artifact, { x, y });
+    return (await d.read(y)).toArray()[19];
+  } finally {
+    x.destroy();
+    y.destroy();
+  }
+}
+
+describe('which module a WASM device runs', () => {
+  it('the relaxed variant where the engine has it, the baseline when forced', async () => {
+    const artifact = twoModules();
+    expect(await runScale(device, artifact)).toBe(3);
+    expect(await runScale(baseline, artifact)).toBe(2);
+  });
+
+  it('rejects a malformed relaxed variant with the place and the fix', async () => {
+    const base = compileWasm(scale(2).compile().program);
+    const wrongParams = { ...twoModules(), relaxed: { ...twoModules().relaxed!, params: [] } };
+    await expect(runScale(device, wrongParams)).rejects.toThrow(
+      "artifact of kernel 'relaxed_pick': its relaxed-SIMD variant differs from the baseline module in 'params'; rebuild it with this tilevm",
+    );
+    const unmarked = { ...base, relaxed: { ...base, hash: 'other' } };
+    await expect(runScale(baseline, unmarked)).rejects.toThrow("does not list 'relaxed-simd'");
+  });
+
+  it('JIT launches compile relaxed modules only for a device that runs them', async () => {
+    const k = matmul;
+    const launched: string[][] = [];
+    const spy = (d: WasmDevice) => ({
+      backend: 'wasm' as const,
+      relaxedSimd: d.relaxedSimd,
+      launch: (a: WasmArtifact, args: Readonly<Record<string, unknown>>) => {
+        launched.push([...a.features]);
+        return d.launch(a, args as never);
+      },
+    });
+    const [M, K, N] = [20, 24, 20];
+    for (const d of [device, baseline]) {
+      const a = d.upload(randomTensor(f32, [M, K], 7) as Tensor<typeof f32>);
+      const b = d.upload(randomTensor(f32, [K, N], 8) as Tensor<typeof f32>);
+      const c = d.tensor(f32, [M, N]);
+      await k.launch(spy(d) as never, { a, b, c });
+      const want = Tensor.zeros(f32, [M, N]);
+      k.interpret({ a: (await d.read(a)) as never, b: (await d.read(b)) as never, c: want });
+      // Inputs in [-4, 4]: terms of at most 16.
+      expectClose(await d.read(c), want, accumulateTolerance(K, 16, 0));
+      for (const t of [a, b, c]) t.destroy();
+    }
+    expect(launched).toEqual([['simd128', 'relaxed-simd'], ['simd128']]);
+  });
+});
+
+describe('.tvk bundles with relaxed variants', () => {
+  function data(artifact: WasmArtifact): PrecompiledKernelData {
+    return {
+      format: 'tilevm-precompiled',
+      version: 1,
+      name: 'relaxed_pick',
+      hash: '0123456789abcdef',
+      variants: [{ consts: { BN: 16 }, wasm: artifact, wgsl: [] }],
+    };
+  }
+
+  it('carry the variant through encode and load; bundles without it still load', async () => {
+    const artifact = twoModules();
+    const bundle = await loadKernelBundle(await encodeKernelBundle([data(artifact)]));
+    const loaded = bundle.kernel('relaxed_pick').variant().wasm;
+    expect(loaded).toEqual(artifact);
+    expect(await runScale(device, loaded)).toBe(3);
+    expect(await runScale(baseline, loaded)).toBe(2);
+    const { relaxed: _, ...plain } = artifact;
+    const old = await loadKernelBundle(await encodeKernelBundle([data(plain as WasmArtifact)]));
+    expect(old.kernel('relaxed_pick').variant().wasm.relaxed).toBeUndefined();
+    expect(await runScale(device, old.kernel('relaxed_pick').variant().wasm)).toBe(2);
+  });
+
+  it('rejects a relaxed module slice outside the payload', async () => {
+    const bytes = await encodeKernelBundle([data(twoModules())]);
+    const view = new DataView(bytes.buffer);
+    const m = view.getUint32(8, true);
+    const manifest = JSON.parse(new TextDecoder().decode(bytes.subarray(48, 48 + m)));
+    manifest.kernels[0].variants[0].wasm.relaxed.bytes.offset = 1e9;
+    const text = new TextEncoder().encode(JSON.stringify(manifest));
+    const payload = bytes.subarray(48 + m);
+    const out = new Uint8Array(48 + text.length + payload.length);
+    out.set(bytes.subarray(0, 16));
+    new DataView(out.buffer).setUint32(8, text.length, true);
+    out.set(text, 48);
+    out.set(payload, 48 + text.length);
+    out.set(
+      new Uint8Array(await crypto.subtle.digest('SHA-256', out.subarray(48) as Uint8Array<ArrayBuffer>)),
+      16,
+    );
+    await expect(loadKernelBundle(out)).rejects.toThrow(KernelBundleError);
+    await expect(loadKernelBundle(out)).rejects.toThrow(
+      "kernel 'relaxed_pick' relaxed-SIMD WASM lies outside the payload",
+    );
+  });
+});

@@ -1,0 +1,160 @@
+// Whole-word unpacking of sub-byte rows in fused loops (dsl/backend/wasm/words.ts): one v128 load
+// per group of E elements, decoded by bit planes and shuffles (widths 1, 2, 4) or by per-lane
+// swizzles and multiplies (3, 5, 6, 7). Rows are byte-aligned (C * k a multiple of 8), so interior
+// tiles whose column origin is byte-aligned take the word loop; the others take the chunk-by-chunk
+// loop, and edge tiles the scratch fallback. Tile widths 52 and 136 leave a partial group at every
+// width (the word read runs past the tile row), and the last tiles are edge tiles on both dims.
+// Every output must equal the interpreter's bit for bit on 1 and 2 threads, outputs start poisoned.
+import binaryen from 'binaryen';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileWasm, fromBase64 } from '../../dsl/backend/wasm/index.js';
+import { wordElements } from '../../dsl/backend/wasm/words.js';
+import {
+  bool,
+  type DType,
+  f16,
+  f32,
+  i1,
+  i2,
+  i3,
+  i4,
+  i5,
+  i6,
+  i7,
+  u1,
+  u2,
+  u3,
+  u4,
+  u5,
+  u6,
+  u7,
+} from '../../dsl/dtype.js';
+import { global, kernel } from '../../dsl/index.js';
+import { interpret } from '../../dsl/interp/interpret.js';
+import type { Program } from '../../dsl/ir/program.js';
+import { Tensor } from '../../dsl/tensor.js';
+import { createWasmDevice, type WasmDevice } from '../../runtime/index.js';
+import { randomInt, rng } from '../helpers/random.js';
+import { gemv } from '../lang/kernels/gemv.js';
+
+const devices: WasmDevice[] = [];
+
+beforeAll(async () => {
+  devices.push(await createWasmDevice({ threads: 1 }), await createWasmDevice({ threads: 2 }));
+});
+
+afterAll(() => {
+  for (const d of devices) d.destroy();
+});
+
+const WIDTHS: readonly DType[] = [u1, i1, bool, u2, i2, u3, i3, u4, i4, u5, i5, u6, i6, u7, i7];
+
+type Args = Record<string, Tensor>;
+
+/** Runs `program` on the interpreter and on both devices; every written tensor must match. */
+async function expectExact(program: Program, args: Args): Promise<void> {
+  const want = Object.fromEntries(Object.entries(args).map(([k, v]) => [k, v.clone()]));
+  interpret(program, want);
+  const artifact = compileWasm(program);
+  const outs = program.params.filter((p) => p.kind === 'global' && p.access !== 'read').map((p) => p.name);
+  for (const [label, device] of [
+    ['1 thread', devices[0]],
+    ['2 threads', devices[1]],
+  ] as const) {
+    const dev = Object.fromEntries(Object.entries(args).map(([k, v]) => [k, device.upload(v)]));
+    await device.launch(artifact, dev);
+    for (const name of outs) {
+      const got = (await device.read(dev[name])).patterns();
+      const exp = want[name].patterns();
+      const bad: string[] = [];
+      for (let i = 0; i < exp.length && bad.length < 5; i++)
+        if (got[i] !== exp[i]) bad.push(`[${i}] got 0x${got[i].toString(16)} want 0x${exp[i].toString(16)}`);
+      expect(bad, `${name}, ${label}`).toEqual([]);
+    }
+    for (const v of Object.values(dev)) v.destroy();
+  }
+}
+
+/** The module's text: what the word loop looks like in it. */
+function wat(program: Program): string {
+  const m = binaryen.readBinary(fromBase64(compileWasm(program).wasm));
+  const text = m.emitText();
+  m.dispose();
+  return text;
+}
+
+function randomBits(d: DType, shape: number[], seed: number): Tensor {
+  const r = rng(seed);
+  const t = Tensor.zeros(d, shape);
+  for (let i = 0; i < t.size; i++) t.setPattern(i, randomInt(r, 0, 2 ** d.bits - 1));
+  return t;
+}
+
+function poison(shape: number[]): Tensor {
+  return Tensor.zeros(f32, shape).fill(Number.NaN);
+}
+
+function scaled(d: DType, BC: number) {
+  return kernel({
+    name: `words_${d.name}_${BC}`,
+    params: { w: global(d, ['R', 'C']), y: global(f32, ['R', 'C'], 'write') },
+    consts: { BR: 4, BC },
+  })`
+    grid(cdiv(R, BR), cdiv(C, BC));
+    threads(32);
+    const r0 = blockIdx.x * BR;
+    const c0 = blockIdx.y * BC;
+    store(y, [r0, c0], load(w, [r0, c0], [BR, BC]).to(f32) * 2.0 - 1.0);
+  `;
+}
+
+describe('whole-word unpacking of sub-byte rows', () => {
+  it('groups hold a whole number of bytes and fit one v128', () => {
+    for (let k = 1; k < 8; k++) {
+      const e = wordElements(k);
+      expect([k, e % 4, ((e * k) % 8) as number]).toEqual([k, 0, 0]);
+      expect(e * k).toBeLessThanOrEqual(128);
+      expect(e * k).toBeGreaterThanOrEqual(112);
+    }
+  });
+
+  it.each(WIDTHS.map((d) => [d.name, d] as const))('%s rows, tile widths 52 and 136', async (_, d) => {
+    const [R, C] = [11, 8 * 41];
+    const w = randomBits(d, [R, C], 70 + d.bits + (d.kind === 'int' && d.signed ? 10 : 0));
+    for (const BC of [52, 136]) {
+      const program = scaled(d, BC).compile().program;
+      // The word loop is there: a v128 read of the row feeding shuffles (planes) or swizzles.
+      const text = wat(program);
+      expect(text).toMatch(/v128\.load align=1/);
+      expect(text).toMatch([1, 2, 4].includes(d.bits) ? /i8x16\.shuffle/ : /i8x16\.swizzle/);
+      await expectExact(program, { w, y: poison([R, C]) });
+    }
+  });
+
+  it.each([
+    ['u4', u4, 8],
+    ['i4', i4, 0],
+    ['u2', u2, 1],
+    ['i3', i3, 0],
+    ['u1', u1, 0],
+    ['i7', i7, 0],
+  ] as const)(
+    'quantized GEMV, %s weights, byte-aligned rows, edge tiles on both dims',
+    async (_, wt, zero) => {
+      const [N, K, G] = [21, 8 * 49, 32];
+      const r = rng(5);
+      const x = Tensor.fromArray(
+        f32,
+        [K],
+        Array.from({ length: K }, () => Math.fround(r() * 4 - 2)),
+      );
+      const s = Tensor.fromArray(
+        f16,
+        [N, Math.ceil(K / G)],
+        Array.from({ length: N * Math.ceil(K / G) }, () => 0.01 + 0.04 * r()),
+      );
+      const w = randomBits(wt, [N, K], 6);
+      await expectExact(gemv(wt, G, zero).compile().program, { x, w, s, y: poison([N]) });
+    },
+  );
+});

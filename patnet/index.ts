@@ -6,12 +6,14 @@ import { prepareWeights } from './fold.js';
 import { PatnetGraph, type TraceTensor } from './model.js';
 import { checkWeights, randomWeights } from './params.js';
 import { type DeviceTensor, type PatnetDevice, Runner } from './runner.js';
+import { parseWeightStorage, type WeightStorage } from './storage.js';
 import { readWeightBytes } from './weights/read.js';
 import { type WeightMap, WeightsError } from './weights/types.js';
 
 export { PATNET_CONFIGS, type PatnetConfig, type PatnetVariant, patnetConfig } from './config.js';
 export { checkWeights, expectedWeights, randomWeights } from './params.js';
 export type { PatnetDevice } from './runner.js';
+export { WEIGHT_STORAGES, type WeightStorage } from './storage.js';
 export { isZip, readWeightBytes } from './weights/read.js';
 export { readSafetensors } from './weights/safetensors.js';
 export { type WeightMap, WeightsError, type WeightTensor } from './weights/types.js';
@@ -33,6 +35,11 @@ export interface LoadPatnetOptions {
   readonly spatialAttn?: boolean;
   /** Seed of the random weights used when `weights` is absent (default 0). */
   readonly seed?: number;
+  /**
+   * How weight matrices are stored on the device: 'f32' (default) or 'f16' (half the weight memory;
+   * compute and activations stay f32; docs/patnet.md gives the error bound and the measurements).
+   */
+  readonly weightStorage?: WeightStorage;
 }
 
 export interface PatnetInput {
@@ -49,6 +56,9 @@ export interface PatnetModel {
   readonly config: PatnetConfig;
   /** True when the weights are seeded random ones: predictions are meaningless. */
   readonly untrained: boolean;
+  readonly weightStorage: WeightStorage;
+  /** Device memory held by the weights, in bytes. */
+  readonly weightBytes: number;
   run(input: PatnetInput): Promise<PatnetOutput>;
   /** run() that also returns the intermediate tensors the reference fixtures store, by name. */
   runTraced(input: PatnetInput): Promise<PatnetOutput & { trace: Map<string, TraceTensor> }>;
@@ -83,6 +93,7 @@ async function resolveWeights(weights: NonNullable<LoadPatnetOptions['weights']>
 export async function loadPatnet(options: LoadPatnetOptions): Promise<PatnetModel> {
   if (!options || typeof options !== 'object') throw new TypeError('loadPatnet: options must be an object');
   const runner = new Runner(options.device);
+  const weightStorage = parseWeightStorage(options.weightStorage, 'weightStorage');
   const untrained = options.weights === undefined;
   const given = untrained ? undefined : await resolveWeights(options.weights!);
   // PAT_sp follows the weights when they are given (a checkpoint knows whether it has mlp.4).
@@ -90,7 +101,7 @@ export async function loadPatnet(options: LoadPatnetOptions): Promise<PatnetMode
   const config = patnetConfig(options.variant ?? 't0', spatialAttn === undefined ? {} : { spatialAttn });
   const weights = given ?? randomWeights(config, options.seed ?? 0);
   checkWeights(config, weights);
-  const graph = new PatnetGraph(config, runner, prepareWeights(config, weights));
+  const graph = new PatnetGraph(config, runner, prepareWeights(config, weights), weightStorage);
   const size = config.imageSize;
 
   const start = (input: PatnetInput): { t: DeviceTensor; n: number } => {
@@ -120,6 +131,8 @@ export async function loadPatnet(options: LoadPatnetOptions): Promise<PatnetMode
   return {
     config,
     untrained,
+    weightStorage,
+    weightBytes: graph.weightBytes,
     async run(input) {
       const { t, n } = start(input);
       try {

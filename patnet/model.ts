@@ -14,7 +14,9 @@ import { patchConvKernel } from './kernels/patch-conv.js';
 import { scaleKernel } from './kernels/scale.js';
 import { spatialGateKernel } from './kernels/spatial-gate.js';
 import { poolKernel, statsKernel } from './kernels/stats.js';
+import { conv3x3Tiles, gemmTiles, linearTiles, patchTiles } from './kernels/tiles.js';
 import type { DeviceTensor, Runner } from './runner.js';
+import { uploadWeight, type WeightStorage, weightBytes } from './storage.js';
 
 const LN_EPS = 1e-6;
 
@@ -46,84 +48,117 @@ function fitColumns(rows: number): number {
   return c;
 }
 
-function gemmTiles(m: number, p: number, k: number) {
-  return { BM: Math.min(32, pow2(m)), BP: Math.min(64, pow2(p)), BK: Math.min(16, pow2(k)) };
-}
-
 export class PatnetGraph {
   readonly cfg: PatnetConfig;
   readonly #runner: Runner;
   readonly #w: UploadedWeights;
   readonly #zeros = new Map<number, DeviceTensor>();
+  /** Weight storage; `#ws` is spread into the specs of the kernels that read weight matrices. */
+  readonly #storage: WeightStorage;
+  readonly #ws: { readonly weights?: WeightStorage };
+  #weightBytes = 0;
 
-  constructor(cfg: PatnetConfig, runner: Runner, prepared: PreparedPatnet) {
+  constructor(cfg: PatnetConfig, runner: Runner, prepared: PreparedPatnet, storage: WeightStorage = 'f32') {
     this.cfg = cfg;
     this.#runner = runner;
-    this.#w = this.upload(prepared);
+    this.#storage = storage;
+    // f32 adds no spec field, so f32 kernels keep the memo keys every other caller uses.
+    this.#ws = storage === 'f16' ? { weights: 'f16' } : {};
+    const made: DeviceTensor[] = [];
+    try {
+      this.#w = this.upload(prepared, made);
+    } catch (e) {
+      // A weight f16 cannot hold stops the upload midway: free what was uploaded before it.
+      for (const t of made) t.destroy();
+      throw e;
+    }
   }
 
-  private upload(p: PreparedPatnet) {
-    const up = (a: Float32Array, shape: number[]) => this.#runner.upload(a, shape);
+  private upload(p: PreparedPatnet, made: DeviceTensor[]) {
+    const up = (a: Float32Array, shape: number[]) => {
+      this.#weightBytes += weightBytes(a.length, 'f32');
+      const t = this.#runner.upload(a, shape);
+      made.push(t);
+      return t;
+    };
+    // Weight matrices (read by the gemm, linear, 3x3 and patch kernels) in the chosen storage.
+    const upW = (a: Float32Array, shape: number[], name: string) => {
+      this.#weightBytes += weightBytes(a.length, this.#storage);
+      const t = uploadWeight(this.#runner, a, shape, this.#storage, name);
+      made.push(t);
+      return t;
+    };
     const cfg = this.cfg;
-    const mlp = (m: MlpParams, c: number) => {
+    const mlp = (m: MlpParams, c: number, name: string) => {
       const hidden = c * cfg.mlpRatio;
       const sp = m.sp && {
         c1: m.sp.c1,
         wg: up(m.sp.wg, [m.sp.c1]),
         a: up(m.sp.a, [m.sp.c1]),
         b: up(m.sp.b, [m.sp.c1]),
-        w: up(m.sp.w, [c - m.sp.c1, c - m.sp.c1]),
+        w: upW(m.sp.w, [c - m.sp.c1, c - m.sp.c1], `${name}.mlp.4.conv`),
         bias: up(m.sp.bias, [c - m.sp.c1]),
       };
-      return { w0: up(m.w0, [hidden, c]), b0: up(m.b0, [hidden]), w3: up(m.w3, [c, hidden]), sp };
+      return {
+        w0: upW(m.w0, [hidden, c], `${name}.mlp.0`),
+        b0: up(m.b0, [hidden]),
+        w3: upW(m.w3, [c, hidden], `${name}.mlp.3`),
+        sp,
+      };
     };
     const blocks = p.blocks.map((stage, s) => {
       const c = stageDim(cfg, s);
       const cp = Math.floor(c / cfg.nDiv);
       const cu = c - cp;
-      return stage.map((b) => {
-        const pconv = up(b.pconv, [9, cp, cp]);
+      return stage.map((b, j) => {
+        const name = `stages.${2 * s}.blocks.${j}`;
+        const pconv = upW(b.pconv, [9, cp, cp], `${name}.spatial_mixing.partial_conv3`);
         if (b.kind === 'ch') {
           return {
             kind: 'ch' as const,
             pconv,
-            cfc1t: up(b.cfc1t, [2 * cu, cu]),
+            cfc1t: upW(b.cfc1t, [2 * cu, cu], `${name}.spatial_mixing.attn.cfc1`),
             cfc1b: up(b.cfc1b, [cu]),
             normA: b.normA,
             normB: b.normB,
-            mlp: mlp(b.mlp, c),
+            mlp: mlp(b.mlp, c, name),
           };
         }
         const tp = pow2((cfg.imageSize / 32) ** 2);
         return {
           kind: 'sf' as const,
           pconv,
-          qkv: up(b.qkv, [3 * cu, cu]),
+          qkv: upW(b.qkv, [3 * cu, cu], `${name}.spatial_mixing.attn.qkv`),
           qkvb: up(b.qkvb, [3 * cu]),
-          proj: up(b.proj, [cu, cu]),
+          proj: upW(b.proj, [cu, cu], `${name}.spatial_mixing.attn.proj`),
           projb: up(b.projb, [cu]),
           rpe: up(b.rpe, [cfg.heads, tp, tp]),
           lnGamma: b.lnGamma,
           lnBeta: b.lnBeta,
-          mlp: mlp(b.mlp, c),
+          mlp: mlp(b.mlp, c, name),
         };
       });
     });
     const e = cfg.embedDim;
     const c3 = stageDim(cfg, 3);
     return {
-      stem: { w: up(p.stem.w, [e, 48]), b: up(p.stem.b, [e]) },
+      stem: { w: upW(p.stem.w, [e, 48], 'patch_embed.proj'), b: up(p.stem.b, [e]) },
       merges: p.merges.map((m, s) => {
         const c = stageDim(cfg, s);
-        return { w: up(m.w, [2 * c, 4 * c]), b: up(m.b, [2 * c]) };
+        return { w: upW(m.w, [2 * c, 4 * c], `stages.${2 * s + 1}.reduction`), b: up(m.b, [2 * c]) };
       }),
       blocks,
       head: {
-        convT: up(p.head.convT, [c3, cfg.featureDim]),
-        linT: up(p.head.linT, [cfg.featureDim, cfg.numClasses]),
+        convT: upW(p.head.convT, [c3, cfg.featureDim], 'avgpool_pre_head.1'),
+        linT: upW(p.head.linT, [cfg.featureDim, cfg.numClasses], 'head'),
         linB: up(p.head.linB, [cfg.numClasses]),
       },
     };
+  }
+
+  /** Device bytes of every uploaded weight (matrices in the chosen storage, vectors f32). */
+  get weightBytes(): number {
+    return this.#weightBytes;
   }
 
   /** A zero vector of `size` on the device (for kernels whose bias is compiled out). */
@@ -151,7 +186,12 @@ export class PatnetGraph {
       let hw = cfg.imageSize / 4;
       let x = this.#tensor(st, [n, cfg.embedDim, hw * hw]);
       await st.runner.launch(
-        patchConvKernel({ K: 4, OW: hw, BCO: Math.min(16, pow2(cfg.embedDim)), BC: 3, BR: 1 }),
+        patchConvKernel({
+          K: 4,
+          OW: hw,
+          ...patchTiles(st.runner.device.backend, 4, cfg.embedDim, 3, hw),
+          ...this.#ws,
+        }),
         { x: input, w: this.#w.stem.w, bias: this.#w.stem.b, y: x },
       );
       this.#record(st, 'patch_embed.out', x, [n, cfg.embedDim, hw, hw]);
@@ -164,9 +204,8 @@ export class PatnetGraph {
             patchConvKernel({
               K: 2,
               OW: hw / 2,
-              BCO: Math.min(32, c),
-              BC: 8,
-              BR: Math.max(1, Math.floor(8 / (hw / 2))),
+              ...patchTiles(st.runner.device.backend, 2, c, stageDim(cfg, s - 1), hw / 2),
+              ...this.#ws,
             }),
             { x, w: m.w, bias: m.b, y: merged },
           );
@@ -234,26 +273,30 @@ export class PatnetGraph {
   ): Promise<void> {
     const [m, k] = o.w.shape;
     const p = o.x.shape[2];
-    await st.runner.launch(gemmKernel(gemmTiles(m, p, k)), {
-      x: o.x,
-      w: o.w,
-      bias: o.bias ?? this.#zero(m),
-      r: o.r ?? o.x,
-      y: o.y,
-      xc0: o.xc0 ?? 0,
-      rc0: o.rc0 ?? 0,
-      yc0: o.yc0 ?? 0,
-      act: o.act ?? ACT.none,
-      residual: o.r ? 1 : 0,
-    });
+    await st.runner.launch(
+      gemmKernel({ ...gemmTiles(st.runner.device.backend, m, p, k, st.n, st.runner.threads), ...this.#ws }),
+      {
+        x: o.x,
+        w: o.w,
+        bias: o.bias ?? this.#zero(m),
+        r: o.r ?? o.x,
+        y: o.y,
+        xc0: o.xc0 ?? 0,
+        rc0: o.rc0 ?? 0,
+        yc0: o.yc0 ?? 0,
+        act: o.act ?? ACT.none,
+        residual: o.r ? 1 : 0,
+      },
+    );
   }
 
   async #conv3x3(st: Step, x: DeviceTensor, w: DeviceTensor, y: DeviceTensor, hw: number, residual: boolean) {
-    // One tile shape for every stage, so a model compiles two variants (with/without residual), not
-    // one per stage: each compile costs ~0.1 s in binaryen and ~1-2 s of pipeline creation on
-    // SwiftShader, while these convs (C/4 channels) are a few percent of the FLOPs, so padding the
-    // small ones (rows past CO and channels past CI read 0) costs little.
-    const spec = { BCO: 32, BC: 16, BP: 128, residual };
+    // WebGPU: one tile shape for every stage, so a model compiles two variants (with/without
+    // residual), not one per stage (~1-2 s of pipeline creation each on SwiftShader); padding the
+    // small stages (rows past CO and channels past CI read 0) costs little there. WASM compiles in
+    // ~0.1 s and its tiles follow the stage (kernels/tiles.ts): the padding was 3x the work at 8 ch.
+    const tiles = conv3x3Tiles(st.runner.device.backend, w.shape[1], hw * hw, st.n, st.runner.threads);
+    const spec = { ...tiles, residual, ...this.#ws };
     await st.runner.launch(conv3x3Kernel(spec), { x, w, y, width: hw });
   }
 
@@ -279,6 +322,7 @@ export class PatnetGraph {
         BK: 16,
         act: ACT.hardsigmoid,
         bias: true,
+        ...this.#ws,
       }),
       {
         x: stats,
@@ -438,8 +482,10 @@ export class PatnetGraph {
     await st.runner.launch(poolKernel(Math.min(32, c), Math.min(64, pow2(p))), { x, y: pooled });
     const feat = this.#tensor(st, [n, cfg.featureDim]);
     const act = cfg.act === 'gelu' ? ACT.gelu : ACT.relu;
-    const bn = 8; // not sized to the batch: one compiled kernel for every batch size
-    await st.runner.launch(linearKernel({ BN: bn, BM: 64, BK: 32, act, bias: false }), {
+    // Batch tile 8 for every batch size (one kernel), except a batch of 1 on WASM (kernels/tiles.ts).
+    const backend = st.runner.device.backend;
+    const convTiles = linearTiles(backend, n, cfg.featureDim, c, 8, 32);
+    await st.runner.launch(linearKernel({ ...convTiles, act, bias: false, ...this.#ws }), {
       x: pooled,
       wt: this.#w.head.convT,
       bias: this.#zero(cfg.featureDim),
@@ -447,7 +493,8 @@ export class PatnetGraph {
     });
     this.#record(st, 'avgpool_pre_head.out', feat, [n, cfg.featureDim, 1, 1]);
     const logits = this.#tensor(st, [n, cfg.numClasses]);
-    await st.runner.launch(linearKernel({ BN: bn, BM: 64, BK: 32, act: ACT.none, bias: true }), {
+    const linTiles = linearTiles(backend, n, cfg.numClasses, cfg.featureDim, 8, 32);
+    await st.runner.launch(linearKernel({ ...linTiles, act: ACT.none, bias: true, ...this.#ws }), {
       x: feat,
       wt: this.#w.head.linT,
       bias: this.#w.head.linB,

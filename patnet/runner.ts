@@ -19,6 +19,11 @@ export class Runner {
     this.device = device;
   }
 
+  /** Threads that run a launch's blocks (the WASM device's; 1 on WebGPU, where tiles ignore it). */
+  get threads(): number {
+    return this.device.backend === 'wasm' ? this.device.threads : 1;
+  }
+
   upload(data: Float32Array, shape: readonly number[]): DeviceTensor {
     // fromBytes copies the f32 bit patterns as they are (little-endian, like every device).
     const host = Tensor.fromBytes(f32, shape, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));

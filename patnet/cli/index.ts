@@ -11,9 +11,12 @@ import { loadWeightsFile } from './weights-file.js';
 
 export const PATNET_USAGE = `usage:
   tilevm patnet classify <image.jpg|png> [--variant t0] [--weights file] [--backend wasm|webgpu] [--top 5]
+                         [--weight-storage f32|f16]
       Classifies a photo (resize shorter side to 256, centre crop 224, ImageNet normalisation) and
       prints the top-k ImageNet classes. --weights takes .safetensors or a PyTorch .pth/.pt
       checkpoint; without it the model runs on seeded random (untrained) weights.
+      --weight-storage f16 keeps the weight matrices as f16 on the device (half the memory; the
+      arithmetic stays f32).
   tilevm patnet convert <model.pth> <out.safetensors> [--variant t0]
       Writes a PyTorch checkpoint's state_dict as safetensors (float32). With --variant, first
       checks that every tensor PATNet needs is there with the right shape.
@@ -89,6 +92,7 @@ async function classify(args: string[], io: CliIo): Promise<number> {
       weights: { type: 'string' },
       backend: { type: 'string', default: 'wasm' },
       top: { type: 'string', default: '5' },
+      'weight-storage': { type: 'string', default: 'f32' },
     },
     ['image'],
   );
@@ -96,6 +100,9 @@ async function classify(args: string[], io: CliIo): Promise<number> {
   const backend = values.backend!;
   if (backend !== 'wasm' && backend !== 'webgpu')
     throw new UsageError(`--backend must be wasm or webgpu, not '${backend}'`);
+  const weightStorage = values['weight-storage']!;
+  if (weightStorage !== 'f32' && weightStorage !== 'f16')
+    throw new UsageError(`--weight-storage must be f32 or f16, not '${weightStorage}'`);
   const top = Number(values.top);
   if (!Number.isInteger(top) || top < 1 || top > 1000) {
     throw new UsageError(`--top must be an integer from 1 to 1000, not '${values.top}'`);
@@ -123,7 +130,12 @@ async function classify(args: string[], io: CliIo): Promise<number> {
     backend === 'wasm' ? await createDevice({ backend: 'wasm' }) : await createDevice({ backend: 'webgpu' });
   try {
     const t1 = performance.now();
-    const model = await loadPatnet({ variant: config.variant, weights: loaded?.weights, device });
+    const model = await loadPatnet({
+      variant: config.variant,
+      weights: loaded?.weights,
+      device,
+      weightStorage,
+    });
     const tLoad = performance.now() - t1;
     try {
       const t2 = performance.now();
@@ -131,7 +143,8 @@ async function classify(args: string[], io: CliIo): Promise<number> {
       const tRun = performance.now() - t2;
       const predictions = topK(out.data, top);
       io.out(
-        `PATNet-${config.variant.toUpperCase()} on ${backend}, ` +
+        `PATNet-${config.variant.toUpperCase()} on ${backend}, ${weightStorage} weight storage ` +
+          `(${(model.weightBytes / 2 ** 20).toFixed(1)} MiB), ` +
           (values.weights
             ? `weights ${basename(values.weights)} (${loaded!.weights.size} tensors)`
             : 'no weights file'),

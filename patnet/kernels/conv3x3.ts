@@ -5,6 +5,7 @@
 // wrap into the neighbouring row are masked, which together is exactly the zero padding.
 // With residual, y = x[:, :CO] + conv (PAT_sf's residual 3x3 branch).
 import { f32, global, i32, kernel } from '../../dsl/index.js';
+import { type WeightStorage, weightDType } from '../storage.js';
 import { memo } from './cache.js';
 
 export interface Conv3x3Spec {
@@ -13,6 +14,8 @@ export interface Conv3x3Spec {
   /** Output pixels per block. */
   readonly BP: number;
   readonly residual: boolean;
+  /** Storage of w (default f32); f16 tiles are converted with .to(f32) (patnet/storage.ts). */
+  readonly weights?: WeightStorage;
 }
 
 export function conv3x3Kernel(s: Conv3x3Spec) {
@@ -23,7 +26,7 @@ export function conv3x3Kernel(s: Conv3x3Spec) {
         name: 'patnet_pconv3x3',
         params: {
           x: global(f32, ['N', 'CX', 'P']),
-          w: global(f32, [9, 'CO', 'CI']),
+          w: global(weightDType(s.weights), [9, 'CO', 'CI']),
           y: global(f32, ['N', 'CY', 'P'], 'write'),
           width: i32,
         },
@@ -41,7 +44,7 @@ export function conv3x3Kernel(s: Conv3x3Spec) {
         const inside = ((col + dw >= 0) & (col + dw < width)).broadcast(${s.BC}, ${s.BP});
         for (let ci = 0; ci < CI; ci += ${s.BC}) {
           const win = load(x, [n, ci, p0 + dh * width + dw], [${s.BC}, ${s.BP}], { mask: inside });
-          acc = dot(load(w, [t, co, ci], [${s.BCO}, ${s.BC}]), win, acc);
+          acc = dot(load(w, [t, co, ci], [${s.BCO}, ${s.BC}]).to(f32), win, acc);
         }
       }
       if (${s.residual}) { acc += load(x, [n, co, p0], [${s.BCO}, ${s.BP}]); }

@@ -3,7 +3,9 @@
 // PAT_sp's halves) without copies. Rows past M are masked on store so a block never writes into a
 // neighbouring branch; K steps past K read w as 0, so the x rows they touch add nothing.
 import { f32, global, i32, kernel } from '../../dsl/index.js';
+import { type WeightStorage, weightDType } from '../storage.js';
 import { memo } from './cache.js';
+import { fastGelu } from './gelu.js';
 
 export interface GemmSpec {
   readonly BM: number;
@@ -11,6 +13,8 @@ export interface GemmSpec {
   readonly BK: number;
   /** Threads per block (default 128). */
   readonly threads?: number;
+  /** Storage of w (default f32); f16 tiles are converted with .to(f32) (patnet/storage.ts). */
+  readonly weights?: WeightStorage;
 }
 
 /**
@@ -27,7 +31,7 @@ export function gemmKernel(s: GemmSpec) {
         name: 'patnet_gemm',
         params: {
           x: global(f32, ['N', 'CX', 'P']),
-          w: global(f32, ['M', 'K']),
+          w: global(weightDType(s.weights), ['M', 'K']),
           bias: global(f32, ['M']),
           r: global(f32, ['N', 'CR', 'P']),
           y: global(f32, ['N', 'CY', 'P'], 'write'),
@@ -45,10 +49,10 @@ export function gemmKernel(s: GemmSpec) {
       const n = blockIdx.z;
       let acc = zeros(f32, [${s.BM}, ${s.BP}]);
       for (let k = 0; k < K; k += ${s.BK}) {
-        acc = dot(load(w, [m0, k], [${s.BM}, ${s.BK}]), load(x, [n, xc0 + k, p0], [${s.BK}, ${s.BP}]), acc);
+        acc = dot(load(w, [m0, k], [${s.BM}, ${s.BK}]).to(f32), load(x, [n, xc0 + k, p0], [${s.BK}, ${s.BP}]), acc);
       }
       acc += load(bias, [m0], [${s.BM}]).unsqueeze(1);
-      if (act == 1) { acc = gelu(acc); } else if (act == 2) { acc = relu(acc); } else if (act == 3) { acc = hardsigmoid(acc); }
+      if (act == 1) { acc = ${fastGelu}(acc); } else if (act == 2) { acc = relu(acc); } else if (act == 3) { acc = hardsigmoid(acc); }
       if (residual != 0) { acc += load(r, [n, rc0 + m0, p0], [${s.BM}, ${s.BP}]); }
       const rows = (arange(${s.BM}, m0) < M).unsqueeze(1).broadcast(${s.BM}, ${s.BP});
       store(y, [n, yc0 + m0, p0], acc, { mask: rows });

@@ -1,7 +1,9 @@
 // Row-batched linear layer: y[n, :] = act(x[n, :] @ wt + bias), wt stored [K, M] (transposed once
 // at load time). Used where the spatial extent is 1: the SRM gate (stats -> cfc1) and the head.
 import { f32, global, kernel } from '../../dsl/index.js';
+import { type WeightStorage, weightDType } from '../storage.js';
 import { type ActCode, memo } from './cache.js';
+import { fastGelu } from './gelu.js';
 
 export interface LinearSpec {
   readonly BN: number;
@@ -9,6 +11,8 @@ export interface LinearSpec {
   readonly BK: number;
   readonly act: ActCode;
   readonly bias: boolean;
+  /** Storage of wt (default f32); f16 tiles are converted with .to(f32) (patnet/storage.ts). */
+  readonly weights?: WeightStorage;
 }
 
 export function linearKernel(s: LinearSpec) {
@@ -19,7 +23,7 @@ export function linearKernel(s: LinearSpec) {
         name: 'patnet_linear',
         params: {
           x: global(f32, ['N', 'K']),
-          wt: global(f32, ['K', 'M']),
+          wt: global(weightDType(s.weights), ['K', 'M']),
           bias: global(f32, ['M']),
           y: global(f32, ['N', 'M'], 'write'),
         },
@@ -30,10 +34,10 @@ export function linearKernel(s: LinearSpec) {
       const n0 = blockIdx.y * ${s.BN};
       let acc = zeros(f32, [${s.BN}, ${s.BM}]);
       for (let k = 0; k < K; k += ${s.BK}) {
-        acc = dot(load(x, [n0, k], [${s.BN}, ${s.BK}]), load(wt, [k, m0], [${s.BK}, ${s.BM}]), acc);
+        acc = dot(load(x, [n0, k], [${s.BN}, ${s.BK}]), load(wt, [k, m0], [${s.BK}, ${s.BM}]).to(f32), acc);
       }
       if (${s.bias}) { acc += load(bias, [m0], [${s.BM}]).unsqueeze(0); }
-      if (${s.act === 1}) { acc = gelu(acc); }
+      if (${s.act === 1}) { acc = ${fastGelu}(acc); }
       if (${s.act === 2}) { acc = relu(acc); }
       if (${s.act === 3}) { acc = hardsigmoid(acc); }
       store(y, [n0, m0], acc);

@@ -4,6 +4,7 @@
 // compile-time width) of BC channels, regroups them into the [BC*K*K, BR*OW] patch matrix
 // (reshape + transpose, no gather) and multiplies by w; the output rows are contiguous.
 import { f32, global, kernel } from '../../dsl/index.js';
+import { type WeightStorage, weightDType } from '../storage.js';
 import { memo } from './cache.js';
 
 export interface PatchConvSpec {
@@ -12,6 +13,8 @@ export interface PatchConvSpec {
   readonly BCO: number;
   readonly BC: number;
   readonly BR: number;
+  /** Storage of w (default f32); f16 tiles are converted with .to(f32) (patnet/storage.ts). */
+  readonly weights?: WeightStorage;
 }
 
 export function patchConvKernel(s: PatchConvSpec) {
@@ -24,7 +27,7 @@ export function patchConvKernel(s: PatchConvSpec) {
         name: 'patnet_patch_conv',
         params: {
           x: global(f32, ['N', 'CI', 'P']),
-          w: global(f32, ['CO', 'KC']),
+          w: global(weightDType(s.weights), ['CO', 'KC']),
           bias: global(f32, ['CO']),
           y: global(f32, ['N', 'CO', 'Q'], 'write'),
         },
@@ -38,7 +41,7 @@ export function patchConvKernel(s: PatchConvSpec) {
       for (let ci = 0; ci < CI; ci += ${BC}) {
         const rows = load(x, [n, ci, r0 * ${K * K * OW}], [${BC}, ${BR * K * K * OW}]);
         const patches = rows.reshape(${BC}, ${BR}, ${K}, ${OW}, ${K}).transpose(0, 2, 4, 1, 3).reshape(${kk}, ${BR * OW});
-        acc = dot(load(w, [co, ci * ${K * K}], [${BCO}, ${kk}]), patches, acc);
+        acc = dot(load(w, [co, ci * ${K * K}], [${BCO}, ${kk}]).to(f32), patches, acc);
       }
       acc += load(bias, [co], [${BCO}]).unsqueeze(1);
       store(y, [n, co, r0 * ${OW}], acc);

@@ -12,6 +12,7 @@ import { qmatmulKernel } from './kernels/qmatmul.js';
 import { qmatmulIntKernel } from './kernels/qmatmul-int.js';
 import { quantizeActKernel } from './kernels/quantize-act.js';
 import { splitKReduce } from './kernels/reduce.js';
+import { repackIntScalesKernel } from './kernels/repack.js';
 import { integerWeights, type KernelSpec } from './kernels/spec.js';
 import {
   offsetKind,
@@ -52,7 +53,10 @@ export interface MatmulPlan {
 }
 
 export interface MatmulOptions {
-  /** Default 'float'; 'int8' where the weights have an integer form (ints, f4e2m1, f5e2m2, f6e2m3, f6e3m2). */
+  /**
+   * Default: 'int8' on WASM for M <= 8 with 4- or 8-bit int weights (where it pays), else 'float'.
+   * 'int8' is available wherever the weights have an integer form (ints, f4e2m1, f5e2m2, f6e2m3, f6e3m2).
+   */
   readonly path?: MatmulPath;
   /** Number of K splits; default: chosen by shape. */
   readonly splits?: number;
@@ -78,11 +82,28 @@ function chooseBK(group: number, k: number, preferred: number): number {
   );
 }
 
-/** The int path's activation block: 32 where it divides the group (or the group covers K), else 16 or 8. */
-function chooseQB(group: number, k: number): number | undefined {
-  if (group >= k) return 32;
-  for (const qb of [32, 16, 8]) if (group % qb === 0) return qb;
+/**
+ * The int path's activation block: on WASM the largest of 128, 64, 32, 16, 8 that divides the group
+ * (128 when the group covers K): fewer per-block scale and offset steps, and the activation rounding
+ * error stays about 1e-2 relative (docs/llm.md, "Integer path"). On WebGPU at most 32, so the
+ * staged [BM, QB] and [BN, QB] tiles fit the 16 KiB of workgroup memory WebGPU guarantees.
+ */
+function chooseQB(group: number, k: number, backend: 'wasm' | 'webgpu'): number | undefined {
+  const sizes = backend === 'wasm' ? [128, 64, 32, 16, 8] : [32, 16, 8];
+  if (group >= k) return sizes[0];
+  for (const qb of sizes) if (group % qb === 0) return qb;
   return undefined;
+}
+
+/**
+ * Where the int8 path pays by default: WASM decode (M <= 8) with 4- or 8-bit integer weights, whose
+ * dots read the packed weights in place (dot-subbyte.ts); measured 5-7x faster than the float path
+ * for u4/g128 4096x4096 at M = 1 (docs/llm.md). Everything else, and any explicit `path`, as asked.
+ */
+function defaultPath(m: number, format: QuantFormat, backend: 'wasm' | 'webgpu'): MatmulPath {
+  const w = format.weight;
+  const fast = w.kind === 'int' && (w.bits === 4 || w.bits === 8);
+  return backend === 'wasm' && m <= 8 && fast ? 'int8' : 'float';
 }
 
 /** Chooses kernel, tiles and split-K for an [M, K] x [N, K]ᵀ product. */
@@ -95,8 +116,8 @@ export function planQuantizedMatmul(
   opts: MatmulOptions = {},
 ): MatmulPlan {
   const spec = kernelSpec(format, f32);
-  const path = opts.path ?? 'float';
-  const qb = chooseQB(format.group, k);
+  const qb = chooseQB(format.group, k, backend);
+  const path = opts.path ?? (qb === undefined ? 'float' : defaultPath(m, format, backend));
   if (path === 'int8' && (!integerWeights(spec) || qb === undefined)) {
     throw new RangeError(
       `quantizedMatmul: ${format.weight.name} weights with group ${format.group} have no int8 path ` +
@@ -112,7 +133,10 @@ export function planQuantizedMatmul(
       : kind === 'gemm' && backend === 'webgpu'
         ? { BM: 16, BN: 32, BK: 32, TH: 128 }
         : { BM: 8, BN: 8, BK: 128, TH: 64 };
-  const consts = { ...base, ...opts.consts };
+  // The int path's GEMV takes wider blocks: its per-block work (activation planes, scale rows) is
+  // shared by BN weight rows.
+  const wide = path === 'int8' && m <= 8 && backend === 'wasm' ? { BN: 64 } : {};
+  const consts = { ...base, ...wide, ...opts.consts };
   const BK = path === 'float' ? chooseBK(format.group, k, consts.BK) : consts.BK;
   const step = path === 'int8' ? (qb as number) : BK;
   // Split K when the output grid is too small to keep every core (WASM) or invocation group (WebGPU)
@@ -155,9 +179,42 @@ export function uploadQuantizedMatrix(device: LlmDevice, qm: QuantizedMatrix): D
   };
 }
 
-/** Frees a DeviceQuantizedMatrix's device memory. */
+/** Frees a DeviceQuantizedMatrix's device memory (and its integer-path scales, when made). */
 export function destroyQuantizedMatrix(dqm: DeviceQuantizedMatrix): void {
-  for (const t of [dqm.weights, dqm.scales, dqm.zeros, dqm.mins]) t?.destroy();
+  const r = intScales.get(dqm);
+  intScales.delete(dqm);
+  for (const t of [dqm.weights, dqm.scales, dqm.zeros, dqm.mins, r?.ws, r?.wo]) t?.destroy();
+}
+
+/** The integer path's group-major f32 scales and offsets of a matrix (repack.ts), made on first use. */
+interface IntScales {
+  readonly ws: LlmTensor;
+  readonly wo?: LlmTensor;
+}
+const intScales = new WeakMap<DeviceQuantizedMatrix, IntScales>();
+
+async function intScalesOf(
+  device: LlmDevice,
+  w: DeviceQuantizedMatrix,
+  spec: KernelSpec,
+): Promise<IntScales> {
+  const have = intScales.get(w);
+  if (have) return have;
+  const shape = [Math.ceil(w.k / w.format.group), w.n];
+  const ws = (device as WasmDevice).tensor(f32, shape) as LlmTensor;
+  const wo = spec.offset ? ((device as WasmDevice).tensor(f32, shape) as LlmTensor) : undefined;
+  const args: Record<string, LlmTensor> = {
+    s: w.scales,
+    ...(w.zeros ? { zp: w.zeros } : {}),
+    ...(w.mins ? { mn: w.mins } : {}),
+    ws,
+    ...(wo ? { wo } : {}),
+  };
+  // The repack does not read activations: one kernel per format, whatever the activation dtype.
+  await launch(device, repackIntScalesKernel({ ...spec, act: f32 }), args, {});
+  const r = { ws, ...(wo ? { wo } : {}) };
+  intScales.set(w, r);
+  return r;
 }
 
 // Host matrices uploaded on first use, per device; scratch tensors (split-K partials, quantized
@@ -165,13 +222,13 @@ export function destroyQuantizedMatrix(dqm: DeviceQuantizedMatrix): void {
 const uploads = new WeakMap<LlmDevice, WeakMap<QuantizedMatrix, DeviceQuantizedMatrix>>();
 const scratch = new WeakMap<LlmDevice, Map<string, LlmTensor>>();
 
-function scratchTensor(device: LlmDevice, dtype: DType, shape: readonly number[]): LlmTensor {
+function scratchTensor(device: LlmDevice, dtype: DType, shape: readonly number[], role = ''): LlmTensor {
   let map = scratch.get(device);
   if (!map) {
     map = new Map();
     scratch.set(device, map);
   }
-  const key = `${dtype.name}[${shape}]`;
+  const key = `${role}${dtype.name}[${shape}]`;
   let t = map.get(key);
   if (!t) {
     t = (device as WasmDevice).tensor(dtype, shape) as LlmTensor;
@@ -243,10 +300,14 @@ export async function quantizedMatmul(
   const { BM, BN, BK, TH } = plan.consts;
   if (plan.path === 'int8') {
     const xq = scratchTensor(device, i8, [m, w.k]);
-    const xs = scratchTensor(device, f32, [m, Math.ceil(w.k / plan.qb)]);
-    await launch(device, quantizeActKernel(act as FloatDType, plan.qb), { x: xd, xq, xs }, {});
+    const blocks = [m, Math.ceil(w.k / plan.qb)];
+    const xs = scratchTensor(device, f32, blocks, 'xs');
+    const xsum = scratchTensor(device, f32, blocks, 'xsum');
+    await launch(device, quantizeActKernel(act as FloatDType, plan.qb), { x: xd, xq, xs, xsum }, {});
     const k = qmatmulIntKernel(spec, plan.qb, split) as Kernel;
-    await launch(device, k, { xq, xs, ...weights, ...target }, { BM, BN, TH });
+    const r = await intScalesOf(device, w, spec);
+    const sums: Record<string, LlmTensor> = r.wo ? { xsum, wo: r.wo } : {};
+    await launch(device, k, { xq, xs, ...sums, w: w.weights, ws: r.ws, ...target }, { BM, BN, TH });
   } else {
     await launch(device, qmatmulKernel(spec, split), { x: xd, ...weights, ...target }, { BM, BN, BK, TH });
   }

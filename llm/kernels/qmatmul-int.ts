@@ -1,13 +1,19 @@
 // The integer path of the quantized matmul: activations quantized to i8 per block of QB elements
-// (quantize-act.ts: x ≈ xq * xs), weights seen as integers wi (spec.ts integerWeights: w = wi * s / MUL),
-// and each QB step is one integer `dot` (i32 accumulation, exact), scaled into the f32 accumulator:
-//   acc[m, n] += dot(xq[m, k..k+QB], wi[n, k..k+QB]) * xs[m, k / QB] * s[n, k / G] / MUL
-// (plus xs * sum(xq) * min[n, g] for 'min' offsets). QB divides G, or G >= K (one scale per channel).
-// The backends lower i8 dots to packed integer dot instructions (dot4I8Packed, i32x4.dot_i16x8_s).
+// (quantize-act.ts: x ≈ xq * xs, with xsum = sum(xq) per block), weights seen as integers wi (spec.ts
+// integerWeights: w = wi * s / MUL), and each QB step is one integer `dot` of the raw codes,
+// dot(xq, q) (i32 accumulation, exact), with the offset applied once per block from xsum:
+//   zero point z: dot(x, q - z) = dot(x, q) - z * sum(x)
+//   float min mn: dot(x, q * s + mn) = s * dot(x, q) + mn * sum(x)
+// The scales and offsets come repacked (repack.ts) as f32 rows ws[g, n] = s / MUL and wo[g, n]
+// (-z s / MUL, or mn), so one block step is
+//   acc[m, n] += xs[m, b] * (dot(xq, q)[m, n] * ws[g, n] + xsum[m, b] * wo[g, n])
+// with b = k / QB and g = k / G. QB divides G, or G >= K (one scale per channel). The inner op is thus a pure
+// dot(i8 activations, transpose(int weights)), which the backends lower to packed integer dots
+// (WASM: dot-subbyte.ts reads 4- and 8-bit weights in place; WebGPU: dot4I8Packed).
 // Split-K works as in qmatmul.ts.
 import { f32, global, i8, i16, i32, kernel } from '../../dsl/index.js';
 import type { Kernel } from '../../dsl/lang/kernel.js';
-import { cached, integerWeights, type KernelSpec, offsetCode, quantParams } from './spec.js';
+import { cached, integerWeights, type KernelSpec, offsetCode } from './spec.js';
 
 /** Tunable consts (first = default): rows of x per block, output columns per block, threads. */
 export const QMATMUL_INT_CONSTS = {
@@ -22,11 +28,15 @@ export function qmatmulIntKernel(spec: KernelSpec, qb: number, split: boolean): 
   if (!iw) return undefined;
   const wi = iw.wi === 'i8' ? i8 : i16;
   return cached(`qmatmul-int/b${qb}/${split ? 'split' : 'full'}`, spec, () => {
-    const { x: _x, ...weights } = quantParams(spec);
+    const offset = offsetCode(spec);
+    const groups = `cdiv(K, ${spec.group})`;
     const params = {
       xq: global(i8, ['M', 'K']),
       xs: global(f32, ['M', `cdiv(K, ${qb})`]),
-      ...weights,
+      ...(offset ? { xsum: global(f32, ['M', `cdiv(K, ${qb})`]) } : {}),
+      w: global(spec.weight, ['N', 'K']),
+      ws: global(f32, [groups, 'N']),
+      ...(offset ? { wo: global(f32, [groups, 'N']) } : {}),
       ...(split
         ? { part: global(f32, ['S', 'M', 'N'], 'write'), KS: i32 }
         : { y: global(f32, ['M', 'N'], 'write') }),
@@ -39,7 +49,7 @@ export function qmatmulIntKernel(spec: KernelSpec, qb: number, split: boolean): 
         ...QMATMUL_INT_CONSTS,
         QB: qb,
         G: spec.group,
-        OFF: offsetCode(spec),
+        OFF: offset,
         SPLIT: split ? 1 : 0,
         FLOAT: float ? 1 : 0,
         MUL: iw.mul,
@@ -58,19 +68,17 @@ export function qmatmulIntKernel(spec: KernelSpec, qb: number, split: boolean): 
       let acc = zeros(f32, [BM, BN]);
       for (let k = kBegin; k < kEnd; k += QB) {
         const g = k / G;
+        const b = k / QB;
         const xt = load(xq, [m0, k], [BM, QB]).to(${wi});
-        const q = load(w, [n0, k], [BN, QB]);
-        const wq = FLOAT == 1
-          ? (q.to(f32) * MUL).to(${wi})
-          : (OFF == 1 ? q.to(${wi}) - load(zp, [n0, g], [BN, 1]).to(${wi}) : q.to(${wi}));
-        const d = dot(xt, wq.transpose()).to(f32);
-        const xsc = load(xs, [m0, k / QB], [BM, 1]);
-        const wsc = load(s, [n0, g], [BN, 1]).to(f32).reshape(1, BN) * (1.0 / MUL);
-        if (OFF == 2) {
-          const xsum = xt.to(i32).sum(1, { keepdim: true }).to(f32);
-          acc += xsc * (d * wsc + xsum * load(mn, [n0, g], [BN, 1]).to(f32).reshape(1, BN));
+        const d = FLOAT == 1
+          ? dot(xt, (load(w, [n0, k], [BN, QB]).to(f32) * MUL).to(${wi}).transpose()).to(f32)
+          : dot(xt, load(w, [n0, k], [BN, QB]).to(${wi}).transpose()).to(f32);
+        const xsc = load(xs, [m0, b], [BM, 1]);
+        const wsc = load(ws, [g, n0], [1, BN]);
+        if (OFF == 0) {
+          acc += xsc * (d * wsc);
         } else {
-          acc += d * xsc * wsc;
+          acc += xsc * (d * wsc + load(xsum, [m0, b], [BM, 1]) * load(wo, [g, n0], [1, BN]));
         }
       }
       if (SPLIT == 1) { store(part, [blockIdx.z, m0, n0], acc); } else { store(y, [m0, n0], acc); }

@@ -1,7 +1,9 @@
 // Activations to i8 per block of QB elements, on the device, for the integer path: with
 // amax = max |x| over the block, scale = amax / 127 and xq = round(x * 127 / amax) (0 for an all-zero
-// block), so x ≈ xq * scale with |error| <= scale / 2 per element. Each block of the grid quantizes
-// R consecutive blocks of one row; lanes past K read 0 and are not stored.
+// block), so x ≈ xq * scale with |error| <= scale / 2 per element, and xsum = sum(xq) over the block
+// (exact: an integer below 2^24), which the integer path uses to apply zero points and mins once per
+// block. Each block of the grid quantizes R consecutive blocks of one row; lanes past K read 0 and
+// are not stored.
 import { type FloatDType, f32, global, i8, kernel } from '../../dsl/index.js';
 import type { Kernel } from '../../dsl/lang/kernel.js';
 
@@ -17,6 +19,7 @@ export function quantizeActKernel(act: FloatDType, qb: number): Kernel {
         x: global(act, ['M', 'K']),
         xq: global(i8, ['M', 'K'], 'write'),
         xs: global(f32, ['M', `cdiv(K, ${qb})`], 'write'),
+        xsum: global(f32, ['M', `cdiv(K, ${qb})`], 'write'),
       },
       consts: { QB: qb, R: [8, 4, 16], TH: [64, 32, 128] },
     })`
@@ -26,8 +29,10 @@ export function quantizeActKernel(act: FloatDType, qb: number): Kernel {
       const t = load(x, [blockIdx.y, k0], [1, QB * R]).to(f32).reshape(R, QB);
       const amax = abs(t).max(1, { keepdim: true });
       const inv = where(amax > 0, 127.0 / amax, 0.0);
-      store(xq, [blockIdx.y, k0], round(t * inv).to(i8).reshape(1, QB * R));
+      const q = round(t * inv);
+      store(xq, [blockIdx.y, k0], q.to(i8).reshape(1, QB * R));
       store(xs, [blockIdx.y, blockIdx.x * R], (amax / 127.0).reshape(1, R));
+      store(xsum, [blockIdx.y, blockIdx.x * R], q.sum(1).reshape(1, R));
     `;
     kernels.set(key, k);
   }

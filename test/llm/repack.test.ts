@@ -1,0 +1,77 @@
+// The integer path's scale repacking (llm/kernels/repack.ts) against a host computation, bit for
+// bit: ws[g, n] = s[n, g] / MUL and wo[g, n] = -z s / MUL (zero points) or mn (mins), f32, group-major.
+// Random scales of both signs, zero points and mins; N and the group count leave edge tiles; outputs
+// poisoned. Also where planQuantizedMatmul takes the int8 path by default.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as dt from '../../dsl/dtype.js';
+import { f32, Tensor } from '../../dsl/index.js';
+import { repackIntScalesKernel } from '../../llm/kernels/repack.js';
+import { integerWeights } from '../../llm/kernels/spec.js';
+import { kernelSpec, planQuantizedMatmul } from '../../llm/matmul.js';
+import type { QuantFormat } from '../../llm/quantized-matrix.js';
+import { createWasmDevice, type WasmDevice } from '../../runtime/index.js';
+import { randomQuantizedMatrix } from './kernels-fixtures.js';
+
+let device: WasmDevice;
+beforeAll(async () => {
+  device = await createWasmDevice({ threads: 2 });
+});
+afterAll(() => device.destroy());
+
+describe('repackIntScalesKernel', () => {
+  it.each([
+    ['u4 zero points, f16 scales', { weight: dt.u4, group: 32, scale: 'f16' }],
+    ['u3 mins, f32 scales', { weight: dt.u3, group: 64, scale: 'f32', offset: 'min' }],
+    ['u8 zero points, f32 scales', { weight: dt.u8, group: 32, scale: 'f32' }],
+    ['i5 symmetric', { weight: dt.i5, group: 32, scale: 'f16' }],
+    ['f4e2m1 (MUL 2)', { weight: dt.f4e2m1, group: 32, scale: 'f32' }],
+  ] as const)('%s', async (_, format) => {
+    const fmt = format as QuantFormat;
+    const [n, k] = [37, 32 * 41 + 5]; // 42 groups: edge tiles in both dims of the repack grid
+    const qm = randomQuantizedMatrix(fmt, n, k, 17);
+    const spec = kernelSpec(fmt, f32);
+    const mul = integerWeights(spec)!.mul;
+    const groups = qm.scales.shape[1] as number;
+    const poison = () => device.upload(Tensor.zeros(f32, [groups, n]).fill(Number.NaN));
+    const ws = poison();
+    const wo = poison();
+    const args = {
+      s: device.upload(qm.scales),
+      ...(qm.zeros ? { zp: device.upload(qm.zeros) } : {}),
+      ...(qm.mins ? { mn: device.upload(qm.mins) } : {}),
+      ws,
+      ...(spec.offset ? { wo } : {}),
+    };
+    await repackIntScalesKernel(spec).launch(device, args as never);
+    const gotS = (await device.read(ws)).toArray();
+    const gotO = (await device.read(wo)).toArray();
+    const s = qm.scales.toArray();
+    const z = qm.zeros?.toArray();
+    const mn = qm.mins?.toArray();
+    for (let g = 0; g < groups; g++) {
+      for (let r = 0; r < n; r++) {
+        const sc = Math.fround(Math.fround(s[r * groups + g]!) * Math.fround(1 / mul));
+        expect(gotS[g * n + r], `ws[${g}, ${r}]`).toBe(sc);
+        if (z) expect(gotO[g * n + r], `wo[${g}, ${r}]`).toBe(Math.fround(sc * (0 - z[r * groups + g]!)));
+        if (mn) expect(gotO[g * n + r], `wo[${g}, ${r}]`).toBe(Math.fround(mn[r * groups + g]!));
+      }
+    }
+    for (const t of Object.values(args)) t.destroy();
+    wo.destroy();
+  });
+});
+
+describe('default path', () => {
+  const fmt = (weight: QuantFormat['weight']): QuantFormat => ({ weight, group: 128, scale: 'f16' });
+  it('is int8 on WASM for M <= 8 with 4- or 8-bit int weights, float otherwise', () => {
+    for (const w of [dt.u4, dt.i4, dt.u8, dt.i8]) {
+      expect(planQuantizedMatmul(1, 64, 4096, fmt(w), 'wasm').path).toBe('int8');
+      expect(planQuantizedMatmul(8, 64, 4096, fmt(w), 'wasm').path).toBe('int8');
+      expect(planQuantizedMatmul(9, 64, 4096, fmt(w), 'wasm').path).toBe('float');
+      expect(planQuantizedMatmul(1, 64, 4096, fmt(w), 'webgpu').path).toBe('float');
+    }
+    for (const w of [dt.u3, dt.i5, dt.f4e2m1])
+      expect(planQuantizedMatmul(1, 64, 4096, fmt(w), 'wasm').path).toBe('float');
+    expect(planQuantizedMatmul(1, 64, 4096, fmt(dt.u4), 'wasm', { path: 'float' }).path).toBe('float');
+  });
+});

@@ -2,6 +2,9 @@
 // the engine validates relaxed SIMD and the device allows it, the baseline module everywhere else.
 import type { WasmArtifact } from '../artifact.js';
 
+/** Artifacts whose variant passed the check below (the variant checked, in case it was replaced). */
+const checked = new WeakMap<WasmArtifact, WasmArtifact>();
+
 /**
  * The artifact to run: `artifact.relaxed` when `relaxed` is true and there is one (checked to be the
  * same kernel), else `artifact` itself. A malformed variant is an error even where it is not used,
@@ -10,6 +13,9 @@ import type { WasmArtifact } from '../artifact.js';
 export function pickWasmVariant(artifact: WasmArtifact, relaxed: boolean): WasmArtifact {
   const variant = artifact?.relaxed;
   if (variant === undefined) return artifact;
+  // The check stringifies several fields (tens to hundreds of µs): once per artifact and variant,
+  // not on every launch of a ~1 ms kernel.
+  if (checked.get(artifact) === variant) return relaxed ? variant : artifact;
   const name = typeof artifact.kernel === 'string' ? artifact.kernel : '?';
   const fail = (why: string): never => {
     throw new Error(
@@ -27,5 +33,6 @@ export function pickWasmVariant(artifact: WasmArtifact, relaxed: boolean): WasmA
     fail("does not list 'relaxed-simd' in its features");
   }
   if (variant.hash === artifact.hash) fail("has the baseline module's hash (the module cache key)");
+  checked.set(artifact, variant);
   return relaxed ? variant : artifact;
 }

@@ -5,6 +5,7 @@
 // which module a device picks, JIT launches, and .tvk bundles carrying the variant.
 import '../helpers/relaxed-simd.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { relaxedSubbyte } from '../../dsl/backend/wasm/dot-subbyte.js';
 import { compileWasm, fromBase64 } from '../../dsl/backend/wasm/index.js';
 import { type DType, f32, i4, i8, i16, i32, u3, u4, u7, u8, u16 } from '../../dsl/dtype.js';
 import { global, kernel } from '../../dsl/index.js';
@@ -156,6 +157,97 @@ describe('integer dot on i16x8.relaxed_dot_i8x16_i7x16_s (bit-exact)', () => {
   );
 });
 
+/** y = c + a · wᵀ with w's rows read in place by dot-subbyte.ts (4- or 8-bit weights, K steps of BK). */
+function subbyteMatmul(a: DType, w: DType, t: DType, BM: number, BN: number, BK: number) {
+  return kernel({
+    name: `rsubbyte_${a.name}_${w.name}_as_${t.name}`,
+    params: {
+      a: global(a, ['M', 'K']),
+      w: global(w, ['N', 'K']),
+      c: global(i32, ['M', 'N']),
+      y: global(i32, ['M', 'N'], 'write'),
+    },
+    consts: { BM, BN, BK },
+  })`
+    grid(cdiv(M, BM), cdiv(N, BN));
+    threads(32);
+    const m0 = blockIdx.x * BM;
+    const n0 = blockIdx.y * BN;
+    let acc = load(c, [m0, n0], [BM, BN]);
+    for (let k = 0; k < K; k += BK) {
+      acc = dot(load(a, [m0, k], [BM, BK]).to(${t}), load(w, [n0, k], [BN, BK]).to(${t}).transpose(), acc);
+    }
+    store(y, [m0, n0], acc);
+  `;
+}
+
+describe('sub-byte dot with relaxed SIMD: nibbles in place on i16x8.relaxed_dot_i8x16_i7x16_s (bit-exact)', () => {
+  let single: WasmDevice;
+  beforeAll(async () => {
+    single = await createWasmDevice({ threads: 1 });
+  });
+  afterAll(() => single?.destroy());
+
+  it('is off by default (slower on V8 11.3): the relaxed variant then has no relaxed dot', () => {
+    expect(relaxedSubbyte.enabled).toBe(false);
+    const artifact = compileWasm(subbyteMatmul(i8, u4, i8, 1, 8, 64).compile().program, {
+      relaxedSimd: true,
+    });
+    expect(hasOpcode(fromBase64(artifact.wasm), RELAXED_DOT)).toBe(false);
+  });
+
+  // [what, a, w, cast, M, N, K, BM, BN, BK, relaxed expected, extreme values]
+  const cases: [
+    string,
+    DType,
+    DType,
+    DType,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    boolean,
+    boolean,
+  ][] = [
+    ['u4, 1 row, K tail 8', i8, u4, i8, 1, 21, 136, 1, 8, 48, true, false],
+    ['i4, 2 rows', i8, i4, i8, 2, 19, 168, 2, 8, 64, true, false],
+    ['u4, 5 rows (4 + 1 blocks), K % 32 = 8', i8, u4, i8, 5, 21, 104, 8, 16, 104, true, false],
+    ['i4, odd K (rows start mid-byte)', i8, i4, i8, 1, 13, 203, 1, 8, 128, true, false],
+    ['u4 x u4 (36-chunk i16 sums), long K', u4, u4, u4, 2, 9, 2400, 2, 8, 2400, true, false],
+    ['u4, long K, extreme values (i16 sums at their bound)', i8, u4, i8, 1, 5, 4160, 1, 4, 4160, true, true],
+    ['i4, long K, extreme values', i8, i4, i8, 3, 6, 4160, 4, 4, 4160, true, true],
+    ['u8 (not 7-bit): the baseline in-place dot', i16, u8, i16, 2, 11, 88, 2, 4, 48, false, false],
+  ];
+  it.each(cases)('%s', async (_, da, dw, t, M, N, K, BM, BN, BK, relaxed, extreme) => {
+    const program = subbyteMatmul(da, dw, t, BM, BN, BK).compile().program;
+    relaxedSubbyte.enabled = true;
+    let artifact: WasmArtifact;
+    try {
+      artifact = variantArtifact(program);
+    } finally {
+      relaxedSubbyte.enabled = false;
+    }
+    expect(hasOpcode(fromBase64(artifact.wasm), RELAXED_DOT)).toBe(false);
+    expect(artifact.relaxed !== undefined && hasOpcode(fromBase64(artifact.relaxed.wasm), RELAXED_DOT)).toBe(
+      relaxed,
+    );
+    const a = randomTensor(da, [M, K], 3000 + K);
+    const w = randomTensor(dw, [N, K], 4000 + K);
+    if (extreme) {
+      // Every product at its largest magnitude (a = -128, biased nibble 15), a few smaller.
+      for (let i = 0; i < a.size; i++) a.set(i, i % 97 === 5 ? 100 : -128);
+      for (let i = 0; i < w.size; i++) w.set(i, i % 89 === 7 ? 3 : dw === i4 ? 7 : 15);
+    }
+    const args = { a, w, c: randomTensor(i32, [M, N], 5000 + K), y: poisoned(i32, [M, N]) };
+    for (const d of [single, device, baseline]) {
+      const out = await runBothOn(d, artifact, program, args);
+      expectSame(out.y.got, out.y.want, `${d.threads} threads, relaxed ${d.relaxedSimd}`);
+    }
+  });
+});
+
 /** `scale` computing y = x * factor: two modules with the same signature, told apart by their output. */
 function scale(factor: number) {
   return kernel({
@@ -203,6 +295,15 @@ describe('which module a WASM device runs', () => {
     );
     const unmarked = { ...base, relaxed: { ...base, hash: 'other' } };
     await expect(runScale(baseline, unmarked)).rejects.toThrow("does not list 'relaxed-simd'");
+  });
+
+  it('checks a variant once per artifact, and again when the variant is replaced', async () => {
+    const artifact = twoModules() as { -readonly [K in keyof WasmArtifact]: WasmArtifact[K] };
+    expect(await runScale(device, artifact)).toBe(3);
+    expect(await runScale(device, artifact)).toBe(3);
+    artifact.relaxed = { ...artifact.relaxed!, grid: ['1'] };
+    await expect(runScale(device, artifact)).rejects.toThrow("differs from the baseline module in 'grid'");
+    await expect(runScale(baseline, artifact)).rejects.toThrow("differs from the baseline module in 'grid'");
   });
 
   it('JIT launches compile relaxed modules only for a device that runs them', async () => {

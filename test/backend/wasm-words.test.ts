@@ -8,10 +8,11 @@
 import binaryen from 'binaryen';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileWasm, fromBase64 } from '../../dsl/backend/wasm/index.js';
-import { wordElements } from '../../dsl/backend/wasm/words.js';
+import { wordDecodable, wordElements } from '../../dsl/backend/wasm/words.js';
 import {
   bool,
   type DType,
+  dtypeByName,
   f16,
   f32,
   i1,
@@ -48,6 +49,11 @@ afterAll(() => {
 });
 
 const WIDTHS: readonly DType[] = [u1, i1, bool, u2, i2, u3, i3, u4, i4, u5, i5, u6, i6, u7, i7];
+
+/** Every narrow float of 2 to 7 bits (fEM with E >= 1): all decode a word at a time. */
+const FLOATS: readonly DType[] = Array.from({ length: 6 }, (_, i) => i + 2).flatMap((k) =>
+  Array.from({ length: k - 1 }, (_, e) => dtypeByName(`f${k}e${e + 1}m${k - 2 - e}`)!),
+);
 
 type Args = Record<string, Tensor>;
 
@@ -118,18 +124,29 @@ describe('whole-word unpacking of sub-byte rows', () => {
     }
   });
 
-  it.each(WIDTHS.map((d) => [d.name, d] as const))('%s rows, tile widths 52 and 136', async (_, d) => {
-    const [R, C] = [11, 8 * 41];
-    const w = randomBits(d, [R, C], 70 + d.bits + (d.kind === 'int' && d.signed ? 10 : 0));
-    for (const BC of [52, 136]) {
-      const program = scaled(d, BC).compile().program;
-      // The word loop is there: a v128 read of the row feeding shuffles (planes) or swizzles.
-      const text = wat(program);
-      expect(text).toMatch(/v128\.load align=1/);
-      expect(text).toMatch([1, 2, 4].includes(d.bits) ? /i8x16\.shuffle/ : /i8x16\.swizzle/);
-      await expectExact(program, { w, y: poison([R, C]) });
-    }
+  it('every narrow float of 2 to 7 bits is word-decodable', () => {
+    expect(FLOATS.map((d) => d.name)).toHaveLength(21);
+    for (const d of FLOATS) expect([d.name, wordDecodable(d)]).toEqual([d.name, true]);
   });
+
+  it.each([...WIDTHS, ...FLOATS].map((d) => [d.name, d] as const))(
+    '%s rows, tile widths 52 and 136',
+    async (_, d) => {
+      const [R, C] = [11, 8 * 41];
+      const w = randomBits(d, [R, C], 70 + d.bits + (d.kind === 'int' && d.signed ? 10 : 0));
+      // Every code occurs (floats: zeros, subnormals, Inf and NaN codes where the format has them).
+      const seen = new Set(Array.from({ length: w.size }, (_, i) => w.getPattern(i)));
+      expect(seen.size).toBe(2 ** d.bits);
+      for (const BC of [52, 136]) {
+        const program = scaled(d, BC).compile().program;
+        // The word loop is there: a v128 read of the row feeding shuffles (planes) or swizzles.
+        const text = wat(program);
+        expect(text).toMatch(/v128\.load align=1/);
+        expect(text).toMatch([1, 2, 4].includes(d.bits) ? /i8x16\.shuffle/ : /i8x16\.swizzle/);
+        await expectExact(program, { w, y: poison([R, C]) });
+      }
+    },
+  );
 
   it.each([
     ['u4', u4, 8],

@@ -37,6 +37,8 @@ export class Gen {
   fuse = true;
   /** Whether loop-carried tiles stay in registers across their loop (carry.ts); off only to compare. */
   carry = true;
+  /** Whether float dots read a global b tile in place (dot-inplace.ts); off only to compare. */
+  inPlaceDot = true;
   readonly globals = new Map<string, GlobalInfo>();
   /** block_x, block_y, block_z locals. */
   readonly block = [this.f.local(i32), this.f.local(i32), this.f.local(i32)];

@@ -19,6 +19,11 @@
 //   are biased by xor 0x8888 (q + 8) and 8 sum(a) subtracted at the end.
 // - 8-bit weights (a in -32768..32767): i8x16 widened to two i16x8 (sign or zero), against a's row
 //   narrowed to i16, contiguous.
+// - Relaxed SIMD (relaxedSubbyte.enabled and a relaxed compilation), 4-bit weights: a's rows are
+//   split into two i8 planes, its even and odd elements of each 32, against each byte's low and high
+//   nibble (0..15, valid 7-bit operands of i16x8.relaxed_dot_i8x16_i7x16_s, so every engine computes
+//   the same exact pair sums); the i16 sums run for as many chunks as cannot overflow (4 for i8 a:
+//   4 * 4 * 15 * 128 < 32768), then widen into i32 by i32x4.dot_i16x8_s against ones.
 // Rows of the weight tile that lie wholly inside the tensor (and, for 4 bits, start on a byte) take
 // this path; other rows, and the K % 32 (or 16) tail, are summed element by element with the
 // load's bounds. The sums are exact, so wrapping once into c's dtype at the end equals the
@@ -31,6 +36,7 @@ import type { Ref, Val } from './fn.js';
 import { wrapInt } from './formats.js';
 import { countVars } from './fuse-plan.js';
 import { loadElement } from './memory.js';
+import { markRelaxedUsed, relaxedDotI16, relaxedEnabled } from './relaxed.js';
 import { i32Expr } from './scalar.js';
 
 const { i32, v128 } = binaryen;
@@ -48,6 +54,13 @@ interface Plan {
 }
 
 const plans = new WeakMap<Program, Plan>();
+
+/**
+ * Whether relaxed-SIMD compilations give 4-bit weights the relaxed nibble dot (the header's last
+ * paragraph). Off by default: on V8 11.3 (Node 20) the u4/g128 4096x4096 int8 GEMV ran 12-20% slower
+ * with it than with the baseline dot (docs/wasm-backend.md, 'Relaxed SIMD'). Exact either way.
+ */
+export const relaxedSubbyte = { enabled: false };
 
 function intRange(d: DType): [number, number] | undefined {
   if (d.kind !== 'int') return undefined;
@@ -148,6 +161,11 @@ export function subbyteDotCount(program: Program): number {
   return planOf(program).chains.size;
 }
 
+/** Whether dot s reads 4-bit weights in place: with relaxed SIMD on, it uses relaxed dots. */
+export function relaxedSubbyteDot(program: Program, s: Dot): boolean {
+  return relaxedSubbyte.enabled && planOf(program).chains.get(s)?.bits === 4;
+}
+
 /** The code of dot s when it matches the pattern above; undefined otherwise. */
 export function emitSubbyteDot(g: Gen, s: Dot): Ref[] | undefined {
   const chain = planOf(g.program).chains.get(s);
@@ -164,7 +182,14 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
   const w = chain.load.dst.type.dtype as IntDType;
   const nibble = chain.bits === 4;
   const per = nibble ? 32 : 16; // weights per v128
-  const planes = nibble ? 4 : 2;
+  // Relaxed nibbles: two i8 planes (a's even and odd elements) against each byte's low and high
+  // nibble (0..15, valid 7-bit operands), summed in i16 for `seg` chunks, then widened.
+  const relaxed = nibble && relaxedSubbyte.enabled && relaxedEnabled(g);
+  const planes = nibble && !relaxed ? 4 : 2;
+  const aRange = intRange(s.a.type.dtype)!;
+  const aMax = Math.max(1, -aRange[0], aRange[1]);
+  // Each i16 lane gains 4 products of at most 15 aMax per chunk (two pairs, two planes).
+  const seg = Math.max(1, Math.floor(32767 / (4 * 15 * aMax)));
   const chunks = Math.floor(K / per);
   const info = g.globals.get(chain.load.param)!;
   const aBase = g.buf(s.a);
@@ -222,6 +247,13 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
         const b0 = m.i8x16.narrow_i16x8_s(f.get(e[0]), f.get(e[1]));
         const b1 = m.i8x16.narrow_i16x8_s(f.get(e[2]), f.get(e[3]));
         stmts.push(f.set(e[0], b0), f.set(e[1], b1));
+        if (relaxed) {
+          const parity = (o: number) => Array.from({ length: 16 }, (_, j) => 2 * j + o);
+          for (let p = 0; p < 2; p++) {
+            stmts.push(storeXp(i, c, p, m.i8x16.shuffle(f.get(e[0]), f.get(e[1]), parity(p))));
+          }
+          return stmts;
+        }
         const pick = (r0: number) =>
           [r0, r0 + 1].flatMap((r) => Array.from({ length: 8 }, (_, j) => 4 * j + r));
         stmts.push(
@@ -257,11 +289,18 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
   const scaled = Array.from({ length: MB * NB }, () => f.local(v128));
   const SEGMENT = 256; // chunks before the scaled nibble sums are shifted down (no i32 overflow)
   const splat16 = (x: number) => m.i16x8.splat(I.const(x));
+  const splat8 = (x: number) => m.i8x16.splat(I.const(x));
+  const ones = f.local(v128);
+  if (relaxed) out.push(f.set(ones, splat16(1)));
   const sumAt = (t: number, r: number) => I.add(f.get(g.scratch), I.const(sums + (t * NB + r) * 4));
 
   /** The fields (plane values) of weight vector `x`, as expressions (each used once) or locals. */
   const fieldsOf = (x: Val, keep: boolean): { stmts: Ref[]; get: (r: number) => Ref } => {
     const make = (r: number): Ref => {
+      if (relaxed) {
+        const v = r === 0 ? x() : m.i16x8.shr_u(x(), I.const(4));
+        return m.v128.and(v, splat8(0x0f));
+      }
       if (!nibble) {
         const ext = w.signed
           ? [m.i16x8.extend_low_i8x16_s, m.i16x8.extend_high_i8x16_s]
@@ -309,7 +348,68 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
       const scl = (t: number, r: number) => scaled[t * NB + r];
       const pairs = ids.flatMap((_, t) => Array.from({ length: nb }, (_, r) => [t, r] as const));
       vector.push(...pairs.map(([t, r]) => f.set(accOf(t, r), m.i32x4.splat(I.const(0)))));
-      for (let c0 = 0; c0 < chunks; c0 += SEGMENT) {
+      const add = relaxed ? (p: Ref, q: Ref) => m.i16x8.add(p, q) : (p: Ref, q: Ref) => m.i32x4.add(p, q);
+      /** One chunk (32 nibbles or 16 bytes) of the block's weight rows into target(t, r). */
+      const step = (cc: number, target: (t: number, r: number) => number): Ref[] => {
+        const stmts: Ref[] = [];
+        for (let r = 0; r < nb; r++) {
+          let x = m.v128.load(0, 1, I.add(f.get(addrs[r]), I.shl(f.get(cc), I.const(4))));
+          if (nibble && w.signed) x = m.v128.xor(x, splat16(0x8888 - 0x10000));
+          stmts.push(f.set(v[r], x));
+        }
+        // One row of a: its planes for this chunk are loaded once for all nb weight rows.
+        const shared = ids.length === 1;
+        const plane = (i: number, p: number) => {
+          if (shared) return f.get(xpl[p]);
+          const at = xpAt(() => I.const(i), f.val(cc), p);
+          return m.v128.load(at.off, 16, at.at);
+        };
+        if (shared) {
+          for (let p = 0; p < planes; p++) {
+            const at = xpAt(() => I.const(ids[0]), f.val(cc), p);
+            stmts.push(f.set(xpl[p], m.v128.load(at.off, 16, at.at)));
+          }
+        }
+        for (let r = 0; r < nb; r++) {
+          const fl = fieldsOf(f.val(v[r]), ids.length > 1);
+          stmts.push(...fl.stmts);
+          ids.forEach((i, t) => {
+            let sum: Ref | undefined;
+            for (let p = 0; p < planes; p++) {
+              const d = relaxed
+                ? relaxedDotI16(m, plane(i, p), fl.get(p))
+                : m.i32x4.dot_i16x8_s(fl.get(p), plane(i, p));
+              sum = sum === undefined ? d : add(sum, d);
+            }
+            stmts.push(f.set(target(t, r), add(f.get(target(t, r)), sum!)));
+          });
+        }
+        return stmts;
+      };
+      if (relaxed) {
+        // i16 sums over `count` chunks, widened into the i32 accumulators by a dot with ones.
+        const cc = f.local(i32);
+        const segment = (count: number): Ref[] => [
+          ...pairs.map(([t, r]) => f.set(scl(t, r), m.i32x4.splat(I.const(0)))),
+          ...f.repeat(
+            count,
+            () => step(cc, scl),
+            () => f.bump(cc, 1),
+          ),
+          ...pairs.map(([t, r]) =>
+            f.set(
+              accOf(t, r),
+              m.i32x4.add(f.get(accOf(t, r)), m.i32x4.dot_i16x8_s(f.get(scl(t, r)), f.get(ones))),
+            ),
+          ),
+        ];
+        vector.push(
+          f.set(cc, I.const(0)),
+          ...f.repeat(Math.floor(chunks / seg), () => segment(seg)),
+          ...(chunks % seg > 0 ? segment(chunks % seg) : []),
+        );
+      }
+      for (let c0 = 0; !relaxed && c0 < chunks; c0 += SEGMENT) {
         const count = Math.min(SEGMENT, chunks - c0);
         const target = nibble ? scl : accOf;
         if (nibble) vector.push(...pairs.map(([t, r]) => f.set(scl(t, r), m.i32x4.splat(I.const(0)))));
@@ -318,40 +418,7 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
           f.set(cc, I.const(c0)),
           ...f.repeat(
             count,
-            () => {
-              const stmts: Ref[] = [];
-              for (let r = 0; r < nb; r++) {
-                let x = m.v128.load(0, 1, I.add(f.get(addrs[r]), I.shl(f.get(cc), I.const(4))));
-                if (nibble && w.signed) x = m.v128.xor(x, splat16(0x8888 - 0x10000));
-                stmts.push(f.set(v[r], x));
-              }
-              // One row of a: its planes for this chunk are loaded once for all nb weight rows.
-              const shared = ids.length === 1;
-              const plane = (i: number, p: number) => {
-                if (shared) return f.get(xpl[p]);
-                const at = xpAt(() => I.const(i), f.val(cc), p);
-                return m.v128.load(at.off, 16, at.at);
-              };
-              if (shared) {
-                for (let p = 0; p < planes; p++) {
-                  const at = xpAt(() => I.const(ids[0]), f.val(cc), p);
-                  stmts.push(f.set(xpl[p], m.v128.load(at.off, 16, at.at)));
-                }
-              }
-              for (let r = 0; r < nb; r++) {
-                const fl = fieldsOf(f.val(v[r]), ids.length > 1);
-                stmts.push(...fl.stmts);
-                ids.forEach((i, t) => {
-                  let sum: Ref | undefined;
-                  for (let p = 0; p < planes; p++) {
-                    const d = m.i32x4.dot_i16x8_s(fl.get(p), plane(i, p));
-                    sum = sum === undefined ? d : m.i32x4.add(sum, d);
-                  }
-                  stmts.push(f.set(target(t, r), m.i32x4.add(f.get(target(t, r)), sum!)));
-                });
-              }
-              return stmts;
-            },
+            () => step(cc, target),
             () => f.bump(cc, 1),
           ),
         );
@@ -461,6 +528,7 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
       () => f.bump(n, 1),
     ),
   );
+  if (relaxed) markRelaxedUsed(g);
   if (result !== dstBase) {
     out.push(
       m.memory.copy(

@@ -11,9 +11,11 @@
 import binaryen from 'binaryen';
 import type { Dot } from '../../ir/program.js';
 import type { Gen } from './context.js';
+import { inPlaceLoad } from './dot-inplace.js';
 import { emitSubbyteDot } from './dot-subbyte.js';
 import type { Ref } from './fn.js';
 import { reg, wrapInt } from './formats.js';
+import { emitLoadGlobal, inPlaceTile } from './memory.js';
 import { binary, vecBinary } from './ops.js';
 import { emitRelaxedIntDot } from './relaxed.js';
 
@@ -174,21 +176,67 @@ const CHUNKS = 4;
 
 function emitDotLanes(g: Gen, s: Dot, convert: Convert): Ref[] {
   const { f, m } = g;
+  const acc = s.c.type.dtype;
+  const out: Ref[] = [];
+  let a = g.buf(s.a);
+  if (s.a.type.dtype !== acc) {
+    const ca = convert(s, 'a');
+    a = ca.base;
+    out.push(...ca.code);
+  }
+  // dot-inplace.ts: b read where its global load would have read it, when the tile is inside.
+  const load = inPlaceLoad(g, s);
+  if (load) {
+    const t = inPlaceTile(g, load);
+    const ptr = f.local(i32);
+    const rowBytes = f.local(i32);
+    const inPlace: BSource = { base: () => f.get(ptr), offset: 0, rowBytes: () => f.get(rowBytes) };
+    out.push(
+      ...t.code,
+      m.if(
+        t.inside,
+        m.block(null, [f.set(ptr, t.address), f.set(rowBytes, t.rowBytes), ...dotLanes(g, s, a, inPlace)]),
+        m.block(null, [...emitLoadGlobal(g, load), ...dotLanes(g, s, a, scratchB(g, s))]),
+      ),
+    );
+    return out;
+  }
+  let bSrc = scratchB(g, s);
+  if (s.b.type.dtype !== acc) {
+    const cb = convert(s, 'b');
+    bSrc = scratchB(g, s, cb.base);
+    out.push(...cb.code);
+  }
+  out.push(...dotLanes(g, s, a, bSrc));
+  return out;
+}
+
+/**
+ * Where the dot reads b's row k, chunk q: `base() + offset + 16 q` plus k times `rowBytes()` (a
+ * scratch buffer, or the tile in place in its tensor, whose rows lie a stride apart).
+ */
+interface BSource {
+  readonly base: () => Ref;
+  readonly offset: number;
+  readonly rowBytes: () => Ref;
+  /** b's scratch buffer (element-wise reads of the scalar columns); undefined in place. */
+  readonly buf?: number;
+}
+
+function scratchB(g: Gen, s: Dot, buf = g.buf(s.b)): BSource {
+  const N = s.b.type.shape[1];
+  return { base: () => g.f.get(g.scratch), offset: buf, rowBytes: () => g.m.i32.const(N * 4), buf };
+}
+
+function dotLanes(g: Gen, s: Dot, a: number, bSrc: BSource): Ref[] {
+  const { f, m } = g;
   const I = m.i32;
   const [M, K] = s.a.type.shape;
   const N = s.b.type.shape[1];
   const acc = s.c.type.dtype;
   const r = reg(acc);
   const out: Ref[] = [];
-  let a = g.buf(s.a);
-  let b = g.buf(s.b);
-  if (s.a.type.dtype !== acc) {
-    const ca = convert(s, 'a');
-    const cb = convert(s, 'b');
-    a = ca.base;
-    b = cb.base;
-    out.push(...ca.code, ...cb.code);
-  }
+  const b = bSrc.buf ?? -1;
   const vadd = vecBinary(g.mod, 'add', acc);
   const vmul = vecBinary(g.mod, 'mul', acc);
   const c = g.buf(s.c);
@@ -200,6 +248,8 @@ function emitDotLanes(g: Gen, s: Dot, convert: Convert): Ref[] {
   const vector = vadd !== undefined && vmul !== undefined && N >= 4;
   const chunks = vector ? Math.floor(N / 4) : 0;
   const tail = N - chunks * 4;
+  if (tail > 0 && bSrc.buf === undefined)
+    throw new Error('internal: an in-place dot operand with scalar columns');
   /** Rows i0 .. i0 + rows - 1, chunks q0 .. q0 + count - 1, all k. */
   const tileBlock = (i0: () => Ref, rows: number, q0: number, count: number): Ref[] => {
     const accs = Array.from({ length: rows }, () => Array.from({ length: count }, () => f.local(v128)));
@@ -215,11 +265,11 @@ function emitDotLanes(g: Gen, s: Dot, convert: Convert): Ref[] {
         rowAccs.map((q, qi) => f.set(q, m.v128.load(c, 4, at(elem(row, qi))))),
       ),
       f.set(pa, at(I.mul(i0(), I.const(K)))),
-      f.set(pb, I.add(f.get(g.scratch), I.const(q0 * 16))),
+      f.set(pb, I.add(bSrc.base(), I.const(q0 * 16))),
       ...f.repeat(
         K,
         () => [
-          ...y.map((yl, qi) => f.set(yl, m.v128.load(b + qi * 16, 4, f.get(pb)))),
+          ...y.map((yl, qi) => f.set(yl, m.v128.load(bSrc.offset + qi * 16, 4, f.get(pb)))),
           ...accs.flatMap((rowAccs, row) => [
             f.set(x, m.v128.load32_splat(a + row * K * 4, 4, f.get(pa))),
             ...rowAccs.map((q, qi) =>
@@ -230,7 +280,7 @@ function emitDotLanes(g: Gen, s: Dot, convert: Convert): Ref[] {
             ),
           ]),
         ],
-        () => [...f.bump(pa, 4), ...f.bump(pb, N * 4)],
+        () => [...f.bump(pa, 4), f.set(pb, I.add(f.get(pb), bSrc.rowBytes()))],
       ),
       ...accs.flatMap((rowAccs, row) =>
         rowAccs.map((q, qi) => m.v128.store(d, 4, at(elem(row, qi)), f.get(q))),

@@ -9,6 +9,7 @@ import { numel } from '../../ir/shapes.js';
 import { emitCarriedFor } from './carry.js';
 import type { Gen } from './context.js';
 import { emitDot } from './dot.js';
+import { nextInPlaceSkip, skippedByInPlaceDot } from './dot-inplace.js';
 import { nextSubbyteSkip, skippedBySubbyteDot } from './dot-subbyte.js';
 import type { Ref, Val } from './fn.js';
 import { decode, encode, literal, reg, wrapInt } from './formats.js';
@@ -402,13 +403,13 @@ function plainFor(g: Gen, s: For): Ref[] {
 export function emitBody(g: Gen, body: readonly Stmt[]): Ref[] {
   const out: Ref[] = [];
   for (let i = 0; i < body.length; ) {
-    // Loads (and their cast and transpose) that a sub-byte dot reads in place emit nothing.
-    if (skippedBySubbyteDot(g, body[i])) {
+    // Loads (and their cast and transpose) that a sub-byte or float dot reads in place emit nothing.
+    if (skippedBySubbyteDot(g, body[i]) || skippedByInPlaceDot(g, body[i])) {
       i++;
       continue;
     }
     // A run must not swallow them either: it sees the body only up to the next one.
-    const limit = nextSubbyteSkip(g, body, i + 1);
+    const limit = Math.min(nextSubbyteSkip(g, body, i + 1), nextInPlaceSkip(g, body, i + 1));
     const run = g.fuse ? findRun(g, limit < body.length ? body.slice(0, limit) : body, i) : undefined;
     if (run) {
       try {

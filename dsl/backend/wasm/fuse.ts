@@ -344,8 +344,9 @@ function nestCode(
         }),
       );
     });
-    // Whole-word unpacking (words.ts): sub-byte integer rows of one width read a v128 word per group
-    // of E elements, when every such row starts on a byte (checked at run time; else chunk by chunk).
+    // Whole-word unpacking (words.ts): sub-byte integer, bool and float rows of one width read a v128
+    // word per group of E elements, when every such row starts on a byte (checked at run time; else
+    // chunk by chunk).
     const wordK = carry
       ? undefined
       : [...subRows.keys()].map((li) => run.leaves[li].dtype).find(wordDecodable)?.bits;

@@ -10,6 +10,7 @@ import { shapeSymbols, validateProgram } from '../../ir/validate.js';
 import { hash64, toBase64 } from './bytes.js';
 import { Gen } from './context.js';
 import { isIntDot } from './dot.js';
+import { relaxedSubbyteDot } from './dot-subbyte.js';
 import { emitBody } from './emit.js';
 import type { Ref } from './fn.js';
 import { normalizeReg, reg } from './formats.js';
@@ -34,6 +35,8 @@ export interface WasmOptions {
   readonly fuse?: boolean;
   /** Keep loop-carried tiles of fused loops in registers (default true; false for comparisons). */
   readonly carry?: boolean;
+  /** Let float dots read a global b tile in place (dot-inplace.ts; default true; false for comparisons). */
+  readonly inPlaceDot?: boolean;
 }
 
 /** The maximum every module declares for its memory, in 64 KiB pages (2 GiB; the WASM device's WASM_MAX_PAGES). */
@@ -65,6 +68,7 @@ export function compileWasm(program: Program, options: WasmOptions = {}): WasmAr
   const g = new Gen(program);
   g.fuse = options.fuse !== false;
   g.carry = options.carry !== false;
+  g.inPlaceDot = options.inPlaceDot !== false;
   if (relaxedDots) enableRelaxed(g);
   try {
     const { params, descriptor } = emitModule(g);
@@ -115,7 +119,8 @@ function withVariant(base: WasmArtifact, relaxed: () => WasmArtifact, has = true
 function hasRelaxedIntDot(program: Program): boolean {
   let found = false;
   Gen.walk(program.body, (s) => {
-    if (s.op === 'dot' && isIntDot(s) && relaxedIntDotPlan(program, s)) found = true;
+    if (s.op !== 'dot' || !isIntDot(s)) return;
+    if (relaxedIntDotPlan(program, s) || relaxedSubbyteDot(program, s)) found = true;
   });
   return found;
 }

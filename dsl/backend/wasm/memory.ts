@@ -268,6 +268,60 @@ function vectorLoad(g: Gen, d: DType, addr: () => Ref, offset = 0): Ref {
   return m.i32x4.shl(m.v128.load16x4_u(offset, 2, addr()), m.i32.const(16)); // bf16
 }
 
+/** Whether a tile at `offsets` lies inside its tensor on every dim, and its origin's flat index. */
+function tilePlace(
+  g: Gen,
+  info: GlobalInfo,
+  offsets: readonly number[],
+  shape: readonly number[],
+): { inside: Ref; origin: Ref } {
+  const { f, m } = g;
+  const I = m.i32;
+  const lead = info.p.shape.length - shape.length;
+  let inside: Ref = I.const(1);
+  let origin: Ref = I.const(0);
+  offsets.forEach((o, dim) => {
+    origin = I.add(origin, I.mul(f.get(o), f.get(info.strides[dim])));
+    inside = I.and(
+      inside,
+      dim < lead
+        ? I.lt_u(f.get(o), f.get(info.dims[dim]))
+        : I.and(
+            I.ge_s(f.get(o), I.const(0)),
+            I.le_s(f.get(o), I.sub(f.get(info.dims[dim]), I.const(shape[dim - lead]))),
+          ),
+    );
+  });
+  return { inside, origin };
+}
+
+/**
+ * An unmasked global load read in place (dot-inplace.ts): `code` evaluates the offsets, `inside`
+ * tests that the whole tile lies inside the tensor, `address` is the tile origin's byte address
+ * (meaningful when inside: the flat index is then below 2^31) and `rowBytes` the byte stride of the
+ * tile's second-to-last dim.
+ */
+export function inPlaceTile(
+  g: Gen,
+  s: LoadGlobal,
+): { code: Ref[]; inside: Ref; address: Ref; rowBytes: Ref } {
+  const { f, m } = g;
+  const I = m.i32;
+  const info = g.globals.get(s.param)!;
+  const shape = s.dst.type.shape;
+  const bytes = s.dst.type.dtype.bits / 8;
+  const code: Ref[] = [];
+  const offsets = offsetLocals(g, s.offsets, code);
+  const { inside, origin } = tilePlace(g, info, offsets, shape);
+  const R = info.p.shape.length;
+  return {
+    code,
+    inside,
+    address: I.add(f.get(info.base), I.mul(origin, I.const(bytes))),
+    rowBytes: I.mul(f.get(info.strides[R - 2]), I.const(bytes)),
+  };
+}
+
 /**
  * The load of an unmasked tile when it lies inside its tensor on every dim: `inside` (the test, read
  * from the offset locals) and the copy, whose rows are walked with byte pointers and whose chunks
@@ -290,20 +344,7 @@ function wholeTileLoad(
   const R = info.p.shape.length;
   const lead = R - t;
   const bytes = d.bits / 8;
-  let inside: Ref = I.const(1);
-  let origin: Ref = I.const(0);
-  offsets.forEach((o, dim) => {
-    origin = I.add(origin, I.mul(f.get(o), f.get(info.strides[dim])));
-    inside = I.and(
-      inside,
-      dim < lead
-        ? I.lt_u(f.get(o), f.get(info.dims[dim]))
-        : I.and(
-            I.ge_s(f.get(o), I.const(0)),
-            I.le_s(f.get(o), I.sub(f.get(info.dims[dim]), I.const(shape[dim - lead]))),
-          ),
-    );
-  });
+  const { inside, origin } = tilePlace(g, info, offsets, shape);
   const src = f.local(i32);
   const to = f.local(i32);
   const code: Ref[] = [

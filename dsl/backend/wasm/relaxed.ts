@@ -42,6 +42,11 @@ export function relaxedUsed(g: Gen): boolean {
   return used.has(g);
 }
 
+/** Records that compilation g emitted a relaxed op (lowerings outside this file, dot-subbyte.ts). */
+export function markRelaxedUsed(g: Gen): void {
+  used.add(g);
+}
+
 /** binaryen.js has no Module builders for relaxed ops; its C API does. */
 const raw = binaryen as unknown as {
   _BinaryenSIMDTernary(module: number, op: number, a: Ref, b: Ref, c: Ref): Ref;

@@ -29,7 +29,7 @@ function isBf16(d: DType): boolean {
 }
 
 /** The f32 bits of every pattern of a narrow float when all of them are bf16-exact, else undefined. */
-function smallFloatTable(d: DType): number[] | undefined {
+export function smallFloatTable(d: DType): number[] | undefined {
   if (d.kind !== 'float' || d.bits > 4) return undefined;
   const bits = Array.from({ length: 16 }, (_, p) => {
     const v = decodeValue(d, p & (2 ** d.bits - 1));
@@ -109,7 +109,7 @@ function floatFields(
 }
 
 /** Narrow-float patterns (at most 4 bits, bf16-exact values) in i32 lanes to f32 lanes, by table. */
-function smallFloatLanes(g: Module, d: DType, patterns: Ref, save: (v: Ref) => () => Ref): Ref {
+export function smallFloatLanes(g: Module, d: DType, patterns: Ref, save: (v: Ref) => () => Ref): Ref {
   const m = g.m;
   const I = m.i32;
   const table = smallFloatTable(d);

@@ -132,6 +132,10 @@ describe('sub-byte dot: weights read in place', () => {
       'u4 into an i16 accumulator',
       { a: i8, w: dt.u4, t: i8, acc: i16, M: 3, N: 9, K: 96, BM: 4, BN: 4, BK: 32 },
     ],
+    [
+      'i4 into an i16 accumulator, 4 weight rows per block, no K tail',
+      { a: i8, w: dt.i4, t: i8, acc: i16, M: 1, N: 22, K: 136, BM: 1, BN: 8, BK: 64 },
+    ],
     ['i8 x i8', { a: i8, w: i8, t: i8, M: 1, N: 19, K: 72, BM: 1, BN: 8, BK: 40 }],
     ['u8 x i16 activations', { a: i16, w: dt.u8, t: i16, M: 2, N: 11, K: 88, BM: 2, BN: 4, BK: 48 }],
   ] as const)('%s', async (_, c) => {

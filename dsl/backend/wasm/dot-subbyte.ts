@@ -26,8 +26,9 @@
 //   4 * 4 * 15 * 128 < 32768), then widen into i32 by i32x4.dot_i16x8_s against ones.
 // Rows of the weight tile that lie wholly inside the tensor (and, for 4 bits, start on a byte) take
 // this path; other rows, and the K % 32 (or 16) tail, are summed element by element with the
-// load's bounds. The sums are exact, so wrapping once into c's dtype at the end equals the
-// interpreter's result (dot.ts).
+// load's bounds (when K is whole chunks, a block on the vector path writes c + sum straight to dst
+// and skips that per-row code). The sums are exact, so wrapping once into c's dtype at the end
+// equals the interpreter's result (dot.ts).
 import binaryen from 'binaryen';
 import type { DType, IntDType } from '../../dtype.js';
 import type { Cast, Dot, LoadGlobal, Program, Stmt, TileVar, Transpose } from '../../ir/program.js';
@@ -292,6 +293,8 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
   const splat8 = (x: number) => m.i8x16.splat(I.const(x));
   const ones = f.local(v128);
   if (relaxed) out.push(f.set(ones, splat16(1)));
+  // K a whole number of vector chunks: a fast block has no scalar columns left to sum.
+  const noTail = chunks > 0 && chunks * per === K;
   const sumAt = (t: number, r: number) => I.add(f.get(g.scratch), I.const(sums + (t * NB + r) * 4));
 
   /** The fields (plane values) of weight vector `x`, as expressions (each used once) or locals. */
@@ -433,7 +436,10 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
           );
         }
       }
-      // Lane sums into `sums` (signed nibbles: less the bias, 8 sum(a)).
+      // Lane sums into `sums` (signed nibbles: less the bias, 8 sum(a)); with no K tail, straight
+      // into dst (c + sum), so a fast block skips the per-row tail code entirely.
+      const dstAt = (i: number, r: number) =>
+        I.add(f.get(g.scratch), I.shl(I.add(I.const(i * N + r), f.get(n)), I.const(2)));
       ids.forEach((i, t) => {
         const bias = () => I.shl(I.load(xsum, 4, I.add(f.get(g.scratch), I.const(i * 4))), I.const(3));
         if (nb === 4) {
@@ -453,12 +459,29 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
             shuffle32(m, get01(), get23(), [1, 3, 5, 7]),
           );
           if (signedNibbles) tot = m.i32x4.sub(tot, m.i32x4.splat(bias()));
-          vector.push(s01, s23, m.v128.store(0, 4, sumAt(t, 0), tot));
+          if (!noTail) {
+            vector.push(s01, s23, m.v128.store(0, 4, sumAt(t, 0), tot));
+          } else if (acc.bits === 32) {
+            const sum = m.i32x4.add(m.v128.load(cBase, 4, dstAt(i, 0)), tot);
+            vector.push(s01, s23, m.v128.store(result, 4, dstAt(i, 0), sum));
+          } else {
+            const [st, get] = f.save(tot, v128);
+            vector.push(s01, s23, st);
+            for (let r = 0; r < nb; r++) {
+              const sum = I.add(I.load(cBase, 4, dstAt(i, r)), m.i32x4.extract_lane(get(), r));
+              vector.push(I.store(result, 4, dstAt(i, r), wrapInt(g.mod, acc, sum)));
+            }
+          }
         } else {
           for (let r = 0; r < nb; r++) {
             let tot = sumLanes(g, f.val(accOf(t, r)));
             if (signedNibbles) tot = I.sub(tot, bias());
-            vector.push(I.store(0, 4, sumAt(t, r), tot));
+            if (!noTail) {
+              vector.push(I.store(0, 4, sumAt(t, r), tot));
+            } else {
+              const sum = I.add(I.load(cBase, 4, dstAt(i, r)), tot);
+              vector.push(I.store(result, 4, dstAt(i, r), wrapInt(g.mod, acc, sum)));
+            }
           }
         }
       });
@@ -476,8 +499,14 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
         const done = f.label('sub_k_end');
         const acc0 = ids.map(() => f.local(i32));
         tails.push(
-          ...ids.map((_, t) => f.set(acc0[t], m.select(f.get(fast), I.load(0, 4, sumAt(t, r)), I.const(0)))),
-          f.set(k, m.select(f.get(fast), I.const(chunks * per), I.const(0))),
+          // With no K tail the tails run only on slow blocks: every column, from 0.
+          ...ids.map((_, t) =>
+            f.set(
+              acc0[t],
+              noTail ? I.const(0) : m.select(f.get(fast), I.load(0, 4, sumAt(t, r)), I.const(0)),
+            ),
+          ),
+          f.set(k, noTail ? I.const(0) : m.select(f.get(fast), I.const(chunks * per), I.const(0))),
           m.block(done, [
             m.loop(
               loop,
@@ -506,12 +535,13 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
             ),
           ]),
           ...ids.map((i, t) => {
-            const p = () => I.add(f.get(g.scratch), I.shl(I.add(I.const(i * N + r), f.get(n)), I.const(2)));
+            const p = () => dstAt(i, r);
             return I.store(result, 4, p(), wrapInt(g.mod, acc, I.add(I.load(cBase, 4, p()), f.get(acc0[t]))));
           }),
         );
       }
-      out.push(...(chunks > 0 ? [m.if(f.get(fast), m.block(null, vector.splice(0)))] : []), ...tails);
+      if (noTail) out.push(m.if(f.get(fast), m.block(null, vector.splice(0)), m.block(null, tails)));
+      else out.push(...(chunks > 0 ? [m.if(f.get(fast), m.block(null, vector.splice(0)))] : []), ...tails);
     }
     return out;
   };

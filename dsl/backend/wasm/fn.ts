@@ -112,18 +112,32 @@ export class Fn {
 export class Module {
   readonly m = new binaryen.Module();
   private readonly helpers = new Set<string>();
+  private readonly hot = new Set<string>();
 
   /**
    * The helper function `name`, built by `build` the first time it is asked for. Helpers may use
-   * other helpers while building.
+   * other helpers while building. A `hot` helper is one that per-element scalar code calls (an f16
+   * decode in a load loop): it is inlined even above binaryen's default size limit (see index.ts).
    */
-  helper(name: string, params: readonly Type[], result: Type, build: (f: Fn) => Ref[]): string {
+  helper(name: string, params: readonly Type[], result: Type, build: (f: Fn) => Ref[], hot = false): string {
     if (!this.helpers.has(name)) {
       this.helpers.add(name);
+      if (hot) this.hot.add(name);
       const f = new Fn(this.m, params);
       f.finish(name, result, build(f));
     }
     return name;
+  }
+
+  /** `helper`, marked hot. */
+  hotHelper(name: string, params: readonly Type[], result: Type, build: (f: Fn) => Ref[]): string {
+    return this.helper(name, params, result, build, true);
+  }
+
+  /** The helpers added so far, split by whether they are hot. */
+  helperNames(): { hot: string[]; cold: string[] } {
+    const all = [...this.helpers];
+    return { hot: all.filter((n) => this.hot.has(n)), cold: all.filter((n) => !this.hot.has(n)) };
   }
 
   /** A call of helper `name` (see `helper`) with the given arguments. */

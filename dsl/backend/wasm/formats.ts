@@ -194,7 +194,7 @@ export function decode(g: Module, d: DType, p: Ref): Ref {
 
 function decodeHelper(g: Module, d: FloatDType): string {
   const fmt = info(d);
-  return g.helper(`decode_${fmt.key}`, [i32], f32, (f) => {
+  return g.hotHelper(`decode_${fmt.key}`, [i32], f32, (f) => {
     const m = f.m;
     const I = m.i32;
     const { E, M, bias } = fmt;

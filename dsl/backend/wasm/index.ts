@@ -37,6 +37,8 @@ export interface WasmOptions {
   readonly carry?: boolean;
   /** Let float dots read a global b tile in place (dot-inplace.ts; default true; false for comparisons). */
   readonly inPlaceDot?: boolean;
+  /** Inline hot helpers past binaryen's default limit (fn.ts `helper`; default true; false for comparisons). */
+  readonly inlineHot?: boolean;
 }
 
 /** The maximum every module declares for its memory, in 64 KiB pages (2 GiB; the WASM device's WASM_MAX_PAGES). */
@@ -73,7 +75,7 @@ export function compileWasm(program: Program, options: WasmOptions = {}): WasmAr
   try {
     const { params, descriptor } = emitModule(g);
     if (relaxedDots) g.m.setFeatures(FEATURES | RELAXED_SIMD_FEATURE);
-    const bytes = finishModule(g, program.name);
+    const bytes = finishModule(g, program.name, options.inlineHot !== false);
     const fields = (wasm: Uint8Array, features: string[]) => ({
       format: 'tilevm-wasm' as const,
       version: 1 as const,
@@ -239,7 +241,7 @@ function emitModule(g: Gen): { params: ArtifactParam[]; descriptor: Descriptor[]
 }
 
 /** Validates, optimizes (-O3) and validates again; the module's bytes. */
-function finishModule(g: Gen, name: string): Uint8Array {
+function finishModule(g: Gen, name: string, inlineHot: boolean): Uint8Array {
   const m = g.m;
   if (!m.validate()) {
     throw new Error(`internal: the wasm module of '${name}' does not validate:\n${m.emitText()}`);
@@ -247,9 +249,40 @@ function finishModule(g: Gen, name: string): Uint8Array {
   binaryen.setOptimizeLevel(3);
   binaryen.setShrinkLevel(0);
   binaryen.setFastMath(false);
+  binaryen.setFlexibleInlineMaxSize(DEFAULT_INLINE_SIZE);
   m.optimize();
+  if (inlineHot) inlineHotHelpers(g);
   if (!m.validate()) throw new Error(`internal: the optimized wasm module of '${name}' does not validate`);
   return m.emitBinary();
+}
+
+/** Binaryen's default size limit for inlining a function with several callers. */
+const DEFAULT_INLINE_SIZE = 20;
+/** The limit for hot helpers: covers the f16 decode (about 45). */
+const HOT_INLINE_SIZE = 100;
+
+/**
+ * Inlines the hot helpers the default -O3 left as calls (fn.ts `helper`): a call per element in a
+ * scalar loop (the f16 scale of each row in a grouped GEMV step) costs ~10% of the u4 GEMV. The other
+ * helpers are marked no-inline first, so only the hot ones grow the code; `inlining-optimizing`
+ * re-optimizes just the functions that received a body.
+ */
+function inlineHotHelpers(g: Gen): void {
+  const m = g.m;
+  const { hot, cold } = g.mod.helperNames();
+  if (!hot.some((n) => m.getFunction(n) !== 0)) return;
+  for (const n of cold) {
+    if (m.getFunction(n) === 0) continue;
+    binaryen.setPassArgument('no-inline', n);
+    m.runPasses(['no-inline']);
+  }
+  binaryen.setPassArgument('no-inline', null);
+  binaryen.setFlexibleInlineMaxSize(HOT_INLINE_SIZE);
+  try {
+    m.runPasses(['inlining-optimizing', 'remove-unused-module-elements']);
+  } finally {
+    binaryen.setFlexibleInlineMaxSize(DEFAULT_INLINE_SIZE);
+  }
 }
 
 export { fromBase64 } from './bytes.js';

@@ -9,6 +9,8 @@
 // First: V8's relaxed-SIMD flag (Node 20) before anything compiles WebAssembly, for the
 // 'tilevm-wasm relaxed' rows (common.ts withDevices).
 import '../helpers/relaxed-simd.js';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import type { BenchOptions, BenchResult, ExtraTable, Row } from './common.js';
 import { fmtMs } from './common.js';
@@ -21,6 +23,7 @@ import { benchLlm } from './llm.js';
 import { benchPatnet } from './patnet.js';
 import { writeReport } from './report.js';
 
+const biomeCli = createRequire(import.meta.url).resolve('@biomejs/biome/bin/biome');
 const argv = process.argv.slice(2);
 const flag = (name: string): string | undefined =>
   argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -106,6 +109,19 @@ async function main(): Promise<void> {
     tables: [{ title: 'Kernels and networks against peers', markdown: mainTable }, ...tables],
   });
   console.log(`results written to ${file}`);
+  formatReport(file);
+}
+
+/**
+ * Formats the written file with the project's biome, as `npm run format` would. Done here rather
+ * than in the npm script so that `npm run bench -- --only=u4` passes its options to this script.
+ */
+function formatReport(file: string): void {
+  try {
+    execFileSync(process.execPath, [biomeCli, 'format', '--write', file, '--log-level=none'], { stdio: 'inherit' });
+  } catch (e) {
+    console.log(`(could not format ${file} with biome: ${(e as Error).message})`);
+  }
 }
 
 await main();

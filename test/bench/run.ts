@@ -118,7 +118,9 @@ async function main(): Promise<void> {
  */
 function formatReport(file: string): void {
   try {
-    execFileSync(process.execPath, [biomeCli, 'format', '--write', file, '--log-level=none'], { stdio: 'inherit' });
+    execFileSync(process.execPath, [biomeCli, 'format', '--write', file, '--log-level=none'], {
+      stdio: 'inherit',
+    });
   } catch (e) {
     console.log(`(could not format ${file} with biome: ${(e as Error).message})`);
   }

@@ -227,6 +227,43 @@ describe('PATNet variants with random weights (WASM)', () => {
     }, 120_000);
   }
 
+  it('t1: reused activations (pooled across runs, concurrent runs, batch changes) change no result', async () => {
+    const cfg = shallow('t1');
+    const weights = prepareWeights(cfg, randomWeights(cfg, 5));
+    const runner = new Runner(device);
+    const reused = new PatnetGraph(cfg, runner, weights);
+    const fresh = () => new PatnetGraph(cfg, runner, weights);
+    const a = runner.upload(image(1, 4), [1, 3, 224 * 224]);
+    const b = runner.upload(image(1, 5), [1, 3, 224 * 224]);
+    const pair = runner.upload(image(2, 6), [2, 3, 224 * 224]);
+    const alone = async (x: typeof a, n: number) => {
+      const g = fresh();
+      try {
+        return (await g.forward(x, n, false)).logits;
+      } finally {
+        g.destroy();
+      }
+    };
+    try {
+      const [refA, refB, refPair] = [await alone(a, 1), await alone(b, 1), await alone(pair, 2)];
+      expect(refA).not.toEqual(refB);
+      // The pooled tensors hold a's activations when b runs: any kernel that relied on a zeroed
+      // output would now differ from the fresh graph.
+      expect((await reused.forward(a, 1, false)).logits).toEqual(refA);
+      expect((await reused.forward(b, 1, false)).logits).toEqual(refB);
+      // Two runs at once take distinct tensors from the pool.
+      const [ca, cb] = await Promise.all([reused.forward(a, 1, false), reused.forward(b, 1, false)]);
+      expect(ca.logits).toEqual(refA);
+      expect(cb.logits).toEqual(refB);
+      // Another batch size drains the pool; going back refills it.
+      expect((await reused.forward(pair, 2, false)).logits).toEqual(refPair);
+      expect((await reused.forward(b, 1, false)).logits).toEqual(refB);
+    } finally {
+      for (const t of [a, b, pair]) t.destroy();
+      reused.destroy();
+    }
+  }, 180_000);
+
   it('t1: each image of a batch gives what it gives alone (no mixing across the batch)', async () => {
     const cfg = shallow('t1');
     const runner = new Runner(device);

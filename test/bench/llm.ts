@@ -25,7 +25,6 @@ import {
 } from '../../llm/matmul.js';
 import type { QuantFormat, QuantizedMatrix } from '../../llm/quantized-matrix.js';
 import { type WasmDevice, WebGpuDevice } from '../../runtime/index.js';
-import { dequantizeF64 } from '../llm/kernels-fixtures.js';
 import {
   type BenchOptions,
   type BenchResult,
@@ -43,6 +42,7 @@ import {
   withWebGpu,
 } from './common.js';
 import { gemvF32 } from './gemv-f32.js';
+import { errorVsF64, randomMatrix } from './llm-matrix.js';
 import { matmulNBitsModel } from './onnx.js';
 import { ortNodeVariants, ortWebVariants, tryPeer } from './peers.js';
 import { measure, type TimingOptions, type Variant } from './timing.js';
@@ -54,64 +54,6 @@ const SHAPES: [string, number, number][] = [
   ['14336->4096', 14336, 4096],
   ['4096->1024', 4096, 1024],
 ];
-
-/** A random n x k matrix in `format` built from random bytes (zero points 8 for u4, as MatMulNBits). */
-function randomMatrix(format: QuantFormat, n: number, k: number, seed: number): QuantizedMatrix {
-  const w = format.weight;
-  const groups = Math.ceil(k / format.group);
-  const bytes = randomBytes(Math.ceil((n * k * w.bits) / 8), seed);
-  // 8-bit floats: clear the second-highest bit of each code so no NaN/Inf patterns occur (the
-  // smaller formats have none).
-  if (w.kind === 'float' && w.bits === 8) for (let i = 0; i < bytes.length; i++) bytes[i]! &= 0xbf;
-  const scales = Tensor.fromArray(
-    f16,
-    [n, groups],
-    randomF32(n * groups, seed + 1).map((v) => 0.002 + 0.004 * (v + 0.5)),
-  );
-  const unsigned = w.kind === 'int' && !w.signed;
-  const zeros = unsigned
-    ? Tensor.fromBytes(
-        w,
-        [n, groups],
-        new Uint8Array(Math.ceil((n * groups * w.bits) / 8)).fill(w.bits === 4 ? 0x88 : 0x55),
-      )
-    : undefined;
-  return {
-    format,
-    n,
-    k,
-    weights: Tensor.fromBytes(w, [n, k], bytes),
-    scales,
-    ...(zeros ? { zeros } : {}),
-  };
-}
-
-/** The first `rows` rows of a matrix (rows * k * bits must be whole bytes). */
-function cropRows(qm: QuantizedMatrix, rows: number): QuantizedMatrix {
-  const crop = (t: Tensor, cols: number) =>
-    Tensor.fromBytes(t.dtype, [rows, cols], t.data.subarray(0, Math.ceil((rows * cols * t.dtype.bits) / 8)));
-  const groups = qm.scales.shape[1] as number;
-  return {
-    ...qm,
-    n: rows,
-    weights: crop(qm.weights, qm.k),
-    scales: crop(qm.scales, groups),
-    ...(qm.zeros ? { zeros: crop(qm.zeros, groups) } : {}),
-  };
-}
-
-/** Max |y - ref| / max |ref| over the first 64 outputs, ref in float64. */
-function errorVsF64(qm: QuantizedMatrix, x: Float32Array, y: Float32Array): number {
-  const rows = 64;
-  const { w } = dequantizeF64(cropRows(qm, rows));
-  const ref = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    for (let c = 0; c < qm.k; c++) s += w[r * qm.k + c]! * x[c]!;
-    ref[r] = s;
-  }
-  return relErr(y.subarray(0, rows), ref);
-}
 
 interface TilevmVariant {
   readonly name: string;
@@ -481,7 +423,8 @@ async function wasmFormats(opts: BenchOptions, peerRows: readonly Row[]): Promis
 /**
  * WebGPU (SwiftShader here: relative figures only) at a modest shape, one matrix, no rotation.
  * SwiftShader took 0.5-3 s per call at 1024x4096 on the loaded 2-core machine, so 512x2048, one
- * warm-up call per variant (measure's first round) and a few rounds.
+ * warm-up call per variant (measure's first round) and 11 rounds (5 left the n/(n+1) ratios within
+ * the rounds' noise: medians and p10 differed by 10-25%).
  */
 async function webgpuFormats(opts: BenchOptions): Promise<ExtraTable | undefined> {
   const N = 512;
@@ -489,7 +432,7 @@ async function webgpuFormats(opts: BenchOptions): Promise<ExtraTable | undefined
   const types = opts.quick ? QUICK_TYPES : ALL_TYPES;
   const timing = opts.quick
     ? { warmupMs: 0, reps: 3, budgetMs: 1000 }
-    : { warmupMs: 0, reps: 5, budgetMs: 15000 };
+    : { warmupMs: 0, reps: 11, budgetMs: 70000 };
   const results = await withWebGpu('LLM GEMV by format', (device) =>
     measureFormats(device, N, K, types, timing, 0),
   );

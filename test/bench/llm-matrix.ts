@@ -1,0 +1,65 @@
+// The LLM benches' weights (shared by llm.ts in Node and browser-llm-page.ts in Chromium, so both
+// measure the same matrices): random quantized matrices from random bytes, and the error of an
+// output against the float64 product with the dequantized weights.
+import { f16, Tensor } from '../../dsl/index.js';
+import type { QuantFormat, QuantizedMatrix } from '../../llm/quantized-matrix.js';
+import { dequantizeF64 } from '../llm/kernels-fixtures.js';
+import { randomBytes, randomF32, relErr } from './common.js';
+
+/** A random n x k matrix in `format` built from random bytes (zero points 8 for u4, as MatMulNBits). */
+export function randomMatrix(format: QuantFormat, n: number, k: number, seed: number): QuantizedMatrix {
+  const w = format.weight;
+  const groups = Math.ceil(k / format.group);
+  const bytes = randomBytes(Math.ceil((n * k * w.bits) / 8), seed);
+  // 8-bit floats: clear the second-highest bit of each code so no NaN/Inf patterns occur (the
+  // smaller formats have none).
+  if (w.kind === 'float' && w.bits === 8) for (let i = 0; i < bytes.length; i++) bytes[i]! &= 0xbf;
+  const scales = Tensor.fromArray(
+    f16,
+    [n, groups],
+    randomF32(n * groups, seed + 1).map((v) => 0.002 + 0.004 * (v + 0.5)),
+  );
+  const unsigned = w.kind === 'int' && !w.signed;
+  const zeros = unsigned
+    ? Tensor.fromBytes(
+        w,
+        [n, groups],
+        new Uint8Array(Math.ceil((n * groups * w.bits) / 8)).fill(w.bits === 4 ? 0x88 : 0x55),
+      )
+    : undefined;
+  return {
+    format,
+    n,
+    k,
+    weights: Tensor.fromBytes(w, [n, k], bytes),
+    scales,
+    ...(zeros ? { zeros } : {}),
+  };
+}
+
+/** The first `rows` rows of a matrix (rows * k * bits must be whole bytes). */
+function cropRows(qm: QuantizedMatrix, rows: number): QuantizedMatrix {
+  const crop = (t: Tensor, cols: number) =>
+    Tensor.fromBytes(t.dtype, [rows, cols], t.data.subarray(0, Math.ceil((rows * cols * t.dtype.bits) / 8)));
+  const groups = qm.scales.shape[1] as number;
+  return {
+    ...qm,
+    n: rows,
+    weights: crop(qm.weights, qm.k),
+    scales: crop(qm.scales, groups),
+    ...(qm.zeros ? { zeros: crop(qm.zeros, groups) } : {}),
+  };
+}
+
+/** Max |y - ref| / max |ref| over the first 64 outputs, ref in float64. */
+export function errorVsF64(qm: QuantizedMatrix, x: Float32Array, y: Float32Array): number {
+  const rows = 64;
+  const { w } = dequantizeF64(cropRows(qm, rows));
+  const ref = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let c = 0; c < qm.k; c++) s += w[r * qm.k + c]! * x[c]!;
+    ref[r] = s;
+  }
+  return relErr(y.subarray(0, rows), ref);
+}

@@ -1,7 +1,7 @@
 // f32 GEMV y = W x, 1x4096 by 4096x4096 (64 MB of weights per matrix), rotating through several
 // matrices so every call streams its weights from DRAM. tilevm holds W as N x K (one row per
 // output); onnxruntime-web MatMul and tfjs-wasm matMul compute x @ B with B = W^T (K x N).
-import { f32, global, kernel } from '../../dsl/index.js';
+import { f32 } from '../../dsl/index.js';
 import {
   type BenchOptions,
   hostF32,
@@ -12,26 +12,12 @@ import {
   transpose,
   withRelaxedDevices,
 } from './common.js';
+import { gemvF32 } from './gemv-f32-kernel.js';
 import { matmulModel } from './onnx.js';
 import { ortWebVariants, type PeerVariant, tfjsVariant } from './peers.js';
 import { measure, type Variant } from './timing.js';
 
-export const gemvF32 = kernel({
-  name: 'gemv_f32',
-  params: { x: global(f32, ['K']), w: global(f32, ['N', 'K']), y: global(f32, ['N'], 'write') },
-  // An [8, 4] accumulator: the WASM backend keeps it in 8 v128 locals across the K loop
-  // (dsl/backend/wasm/carry.ts); measured ~10% faster than [8, 128] (docs/wasm-backend.md).
-  consts: { BN: 8, BK: 4 },
-})`
-  grid(cdiv(N, BN));
-  threads(64);
-  const n0 = blockIdx.x * BN;
-  let acc = zeros(f32, [BN, BK]);
-  for (let k = 0; k < K; k += BK) {
-    acc += load(w, [n0, k], [BN, BK]) * load(x, [k], [BK]).unsqueeze(0);
-  }
-  store(y, [n0], acc.sum(1));
-`;
+export { gemvF32 };
 
 export async function benchGemvF32(opts: BenchOptions): Promise<Row[]> {
   const N = 4096;

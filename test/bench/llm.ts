@@ -33,7 +33,6 @@ import {
   hostF32,
   markdownTable,
   type Row,
-  randomBytes,
   randomF32,
   relErr,
   toRows,

@@ -1,8 +1,9 @@
 // tilevm WASM-SIMD against peer libraries, side by side in one run: `npm run bench` (about 3-5
 // minutes), `npm run bench -- --quick` (a smoke run with short warm-ups and few repetitions).
-// Options: --quick, --threads=1,2, --only=copy,gemv,gemm,u4,patnet,llm,intdot. Prints a markdown table of medians,
-// 10th percentiles and ratios (tilevm time / peer time at the same thread count; tfjs-wasm is
-// single-threaded in Node, so it is compared with tilevm on one thread), plus the tables some
+// Options: --quick, --threads=1,2, --only=copy,gemv,gemm,u4,patnet,llm,browser,intdot (browser:
+// the LLM GEMV in headless Chromium, browser-llm.ts; skipped without Chromium). Prints a markdown
+// table of medians, 10th percentiles and ratios (tilevm time / peer time at the same thread count;
+// tfjs-wasm is single-threaded in Node, so it is compared with tilevm on one thread), plus the tables some
 // benchmarks add (the LLM table by weight format), and writes them into docs/benchmarks.md
 // (report.ts: a complete default run replaces the full-results block; a --quick, --only or
 // --threads run, or one where a benchmark failed, replaces the partial block instead).
@@ -12,6 +13,7 @@ import '../helpers/relaxed-simd.js';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import { benchBrowserLlm } from './browser-llm.js';
 import type { BenchOptions, BenchResult, ExtraTable, Row } from './common.js';
 import { fmtMs } from './common.js';
 import { benchCopy } from './copy.js';
@@ -45,6 +47,7 @@ const benches: [string, (o: BenchOptions) => Promise<Row[] | BenchResult>][] = [
   ['u4', benchGemvU4],
   ['patnet', benchPatnet],
   ['llm', benchLlm],
+  ['browser', benchBrowserLlm],
   ['intdot', benchIntDot],
 ];
 

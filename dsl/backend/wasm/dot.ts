@@ -14,9 +14,10 @@ import type { Gen } from './context.js';
 import { inPlaceLoad } from './dot-inplace.js';
 import { emitSubbyteDot } from './dot-subbyte.js';
 import type { Ref } from './fn.js';
-import { reg, wrapInt } from './formats.js';
+import { reg } from './formats.js';
 import { emitLoadGlobal, inPlaceTile } from './memory.js';
 import { binary, vecBinary } from './ops.js';
+import { eachColumnBlock, packIntDot, storeColumnSums } from './packed-int-dot.js';
 import { emitRelaxedIntDot } from './relaxed.js';
 
 const { i32, v128 } = binaryen;
@@ -39,76 +40,11 @@ export function emitDot(g: Gen, s: Dot, convert: Convert): Ref[] {
   return emitRelaxedIntDot(g, s) ?? emitIntDot(g, s);
 }
 
-/** Up to 4 columns per step share each packed row of a. */
-const INT_COLS = 4;
-
 function emitIntDot(g: Gen, s: Dot): Ref[] {
   const { f, m } = g;
   const I = m.i32;
-  const [M, K] = s.a.type.shape;
-  const N = s.b.type.shape[1];
-  const acc = s.c.type.dtype;
-  if (acc.kind !== 'int') throw new Error('internal: integer dot into a non-integer accumulator');
-  const K8 = Math.ceil(K / 8) * 8;
-  const a = g.buf(s.a);
-  const b = g.buf(s.b);
-  const c = g.buf(s.c);
-  const packedA = g.alloc(M * K8 * 2);
-  const packedB = g.alloc(N * K8 * 2);
-  const result = g.alloc(M * N * 4); // dst may share a buffer with c, a or b
-  const at = (elem: Ref, shift: number) => I.add(f.get(g.scratch), I.shl(elem, I.const(shift)));
-  const out: Ref[] = [];
-  // Zero the padding: whole packed buffers (small: a tile's worth of i16).
-  for (const [base, n] of [
-    [packedA, M * K8],
-    [packedB, N * K8],
-  ] as const) {
-    if (K8 !== K) out.push(m.memory.fill(I.add(f.get(g.scratch), I.const(base)), I.const(0), I.const(n * 2)));
-  }
-  // a rows: 8 i32 elements narrow to one i16x8 (values fit, so the saturation never acts).
-  out.push(
-    ...f.repeat(M, (i) => {
-      const row = f.local(i32);
-      return [
-        f.set(row, I.mul(i(), I.const(K))),
-        ...f.repeat(Math.floor(K / 8), (kc) => {
-          const src = () => at(I.add(f.get(row), I.shl(kc(), I.const(3))), 2);
-          return [
-            m.v128.store(
-              packedA,
-              2,
-              at(I.add(I.mul(i(), I.const(K8)), I.shl(kc(), I.const(3))), 1),
-              m.i16x8.narrow_i32x4_s(m.v128.load(a, 4, src()), m.v128.load(a + 16, 4, src())),
-            ),
-          ];
-        }),
-        ...f.repeat(K % 8, (t) => {
-          const k = () => I.add(t(), I.const(K - (K % 8)));
-          return [
-            I.store16(
-              packedA,
-              2,
-              at(I.add(I.mul(i(), I.const(K8)), k()), 1),
-              I.load(a, 4, at(I.add(f.get(row), k()), 2)),
-            ),
-          ];
-        }),
-      ];
-    }),
-  );
-  // b columns, transposed.
-  out.push(
-    ...f.repeat(K, (k) =>
-      f.repeat(N, (j) => [
-        I.store16(
-          packedB,
-          2,
-          at(I.add(I.mul(j(), I.const(K8)), k()), 1),
-          I.load(b, 4, at(I.add(I.mul(k(), I.const(N)), j()), 2)),
-        ),
-      ]),
-    ),
-  );
+  const p = packIntDot(g, s, 2);
+  const { packedA, packedB, paddedK: K8, at } = p;
   // Products: per row, blocks of up to 4 columns, 8 k at a time.
   const block = (i: () => Ref, j0: () => Ref, cols: number): Ref[] => {
     const accs = Array.from({ length: cols }, () => f.local(v128));
@@ -141,22 +77,10 @@ function emitIntDot(g: Gen, s: Dot): Ref[] {
       ),
     );
     stmts.unshift(f.set(kc, I.const(0)));
-    accs.forEach((q, jj) => {
-      const e = () => I.add(I.mul(i(), I.const(N)), I.add(j0(), I.const(jj)));
-      let sum: Ref = I.load(c, 4, at(e(), 2));
-      for (let lane = 0; lane < 4; lane++) sum = I.add(sum, m.i32x4.extract_lane(f.get(q), lane));
-      stmts.push(I.store(result, 4, at(e(), 2), wrapInt(g.mod, acc, sum)));
-    });
+    stmts.push(...storeColumnSums(g, p, accs, i, j0));
     return stmts;
   };
-  out.push(
-    ...f.repeat(M, (i) => [
-      ...f.repeat(Math.floor(N / INT_COLS), (jb) => block(i, () => I.shl(jb(), I.const(2)), INT_COLS)),
-      ...(N % INT_COLS > 0 ? block(i, () => I.const(N - (N % INT_COLS)), N % INT_COLS) : []),
-    ]),
-  );
-  out.push(copyWords(g, g.buf(s.dst), result, M * N));
-  return out;
+  return [...p.code, ...eachColumnBlock(g, s, p, block)];
 }
 
 /** Copies n 4-byte elements between scratch buffers. */

@@ -14,9 +14,10 @@
 import binaryen from 'binaryen';
 import type { DType } from '../../dtype.js';
 import type { Dot, Stmt, TileVar } from '../../ir/program.js';
-import { Gen } from './context.js';
+import { forEachStmt } from '../../ir/walk.js';
+import type { Gen } from './context.js';
 import type { Ref } from './fn.js';
-import { wrapInt } from './formats.js';
+import { eachColumnBlock, packIntDot, storeColumnSums } from './packed-int-dot.js';
 
 const { i32, v128 } = binaryen;
 
@@ -174,7 +175,7 @@ function accumulation(m: binaryen.Module, q: number, value: Ref): { expr: Ref; c
 /** The range every element of `v` provably lies in (inclusive), from its definition. */
 export function provenRange(program: Gen['program'], v: TileVar): [number, number] | undefined {
   const defs = new Map<TileVar, Stmt[]>();
-  Gen.walk(program.body, (s) => {
+  forEachStmt(program.body, (s) => {
     if ('dst' in s && s.op !== 'store_shared') defs.set(s.dst, [...(defs.get(s.dst) ?? []), s]);
   });
   const rangeOf = (d: DType): [number, number] | undefined =>
@@ -239,74 +240,12 @@ export function emitRelaxedIntDot(g: Gen, s: Dot): Ref[] | undefined {
   return plan && lower(g, s, plan.seven, plan.chunksPerWiden);
 }
 
-const COLS = 4;
-
 function lower(g: Gen, s: Dot, seven: 'a' | 'b', chunksPerWiden: number): Ref[] {
   const { f, m } = g;
   const I = m.i32;
-  const [M, K] = s.a.type.shape;
-  const N = s.b.type.shape[1];
-  const acc = s.c.type.dtype;
-  if (acc.kind !== 'int') throw new Error('internal: integer dot into a non-integer accumulator');
-  const K16 = Math.ceil(K / 16) * 16;
-  const a = g.buf(s.a);
-  const b = g.buf(s.b);
-  const c = g.buf(s.c);
-  const packedA = g.alloc(M * K16);
-  const packedB = g.alloc(N * K16);
-  const result = g.alloc(M * N * 4); // dst may share a buffer with c, a or b
-  const at = (elem: Ref, shift: number) => I.add(f.get(g.scratch), I.shl(elem, I.const(shift)));
-  const out: Ref[] = [];
-  if (K16 !== K) {
-    out.push(m.memory.fill(at(I.const(packedA), 0), I.const(0), I.const(M * K16)));
-    out.push(m.memory.fill(at(I.const(packedB), 0), I.const(0), I.const(N * K16)));
-  }
-  // a rows: 16 i32 elements narrow to one i8x16 (values fit in i8, so saturation never acts).
-  out.push(
-    ...f.repeat(M, (i) => {
-      const row = f.local(i32);
-      const src = (kc: () => Ref, q: number) =>
-        m.v128.load(a + q * 16, 4, at(I.add(f.get(row), I.shl(kc(), I.const(4))), 2));
-      return [
-        f.set(row, I.mul(i(), I.const(K))),
-        ...f.repeat(Math.floor(K / 16), (kc) => [
-          m.v128.store(
-            packedA,
-            1,
-            at(I.add(I.mul(i(), I.const(K16)), I.shl(kc(), I.const(4))), 0),
-            m.i8x16.narrow_i16x8_s(
-              m.i16x8.narrow_i32x4_s(src(kc, 0), src(kc, 1)),
-              m.i16x8.narrow_i32x4_s(src(kc, 2), src(kc, 3)),
-            ),
-          ),
-        ]),
-        ...f.repeat(K % 16, (t) => {
-          const k = () => I.add(t(), I.const(K - (K % 16)));
-          return [
-            I.store8(
-              packedA,
-              1,
-              at(I.add(I.mul(i(), I.const(K16)), k()), 0),
-              I.load(a, 4, at(I.add(f.get(row), k()), 2)),
-            ),
-          ];
-        }),
-      ];
-    }),
-  );
-  // b columns, transposed.
-  out.push(
-    ...f.repeat(K, (k) =>
-      f.repeat(N, (j) => [
-        I.store8(
-          packedB,
-          1,
-          at(I.add(I.mul(j(), I.const(K16)), k()), 0),
-          I.load(b, 4, at(I.add(I.mul(k(), I.const(N)), j()), 2)),
-        ),
-      ]),
-    ),
-  );
+  const p = packIntDot(g, s, 1);
+  const { packedA, packedB, paddedK: K16, at } = p;
+  const out: Ref[] = [...p.code];
   const ones = f.local(v128);
   out.push(f.set(ones, m.i16x8.splat(I.const(1))));
   const chunks = K16 / 16;
@@ -353,21 +292,10 @@ function lower(g: Gen, s: Dot, seven: 'a' | 'b', chunksPerWiden: number): Ref[] 
     ];
     const stmts: Ref[] = [f.set(kc, I.const(0)), ...acc32.map((q) => f.set(q, m.i32x4.splat(I.const(0))))];
     stmts.push(...f.repeat(rounds, () => round));
-    acc32.forEach((q, jj) => {
-      const e = () => I.add(I.mul(i(), I.const(N)), I.add(j0(), I.const(jj)));
-      let sum: Ref = I.load(c, 4, at(e(), 2));
-      for (let lane = 0; lane < 4; lane++) sum = I.add(sum, m.i32x4.extract_lane(f.get(q), lane));
-      stmts.push(I.store(result, 4, at(e(), 2), wrapInt(g.mod, acc, sum)));
-    });
+    stmts.push(...storeColumnSums(g, p, acc32, i, j0));
     return stmts;
   };
-  out.push(
-    ...f.repeat(M, (i) => [
-      ...f.repeat(Math.floor(N / COLS), (jb) => block(i, () => I.shl(jb(), I.const(2)), COLS)),
-      ...(N % COLS > 0 ? block(i, () => I.const(N - (N % COLS)), N % COLS) : []),
-    ]),
-  );
-  out.push(m.memory.copy(at(I.const(g.buf(s.dst)), 0), at(I.const(result), 0), I.const(M * N * 4)));
+  out.push(...eachColumnBlock(g, s, p, block));
   used.add(g);
   return out;
 }

@@ -3,7 +3,8 @@
 // rules.
 import binaryen from 'binaryen';
 import { castValue, type DType } from '../../dtype.js';
-import { applyBinary, applyUnary, normalize } from '../../interp/elementwise.js';
+import { normalize } from '../../interp/elementwise.js';
+import { foldScalar, isConstantScalar } from '../../interp/fold-scalar.js';
 import type { ScalarExpr } from '../../ir/scalar.js';
 import type { Gen } from './context.js';
 import type { Ref, Val } from './fn.js';
@@ -21,41 +22,6 @@ export function mainScope(g: Gen): ScalarScope {
     variable: (name, dtype) => g.f.get(g.scalar(name, dtype)),
     blockIdx: (axis) => g.f.get(g.block[axis]),
   };
-}
-
-function isConstant(e: ScalarExpr): boolean {
-  switch (e.kind) {
-    case 'const':
-      return true;
-    case 'var':
-    case 'blockIdx':
-      return false;
-    case 'unary':
-    case 'cast':
-      return isConstant(e.a);
-    case 'binary':
-      return isConstant(e.a) && isConstant(e.b);
-    case 'select':
-      return isConstant(e.cond) && isConstant(e.a) && isConstant(e.b);
-  }
-}
-
-/** The value of a constant expression, by the interpreter's rules. */
-export function fold(e: ScalarExpr): number {
-  switch (e.kind) {
-    case 'const':
-      return normalize(e.dtype, e.value);
-    case 'unary':
-      return applyUnary(e.op, e.dtype, fold(e.a));
-    case 'binary':
-      return applyBinary(e.op, e.a.dtype, fold(e.a), fold(e.b));
-    case 'select':
-      return fold(e.cond) !== 0 ? fold(e.a) : fold(e.b);
-    case 'cast':
-      return castValue(e.a.dtype, e.dtype, fold(e.a));
-    default:
-      throw new Error('internal: not a constant');
-  }
 }
 
 /** Operands saved in fresh locals, so op builders may read them several times. */
@@ -76,7 +42,7 @@ function withOperands(
 
 /** `e` as a register value of its dtype. */
 export function scalarExpr(g: Gen, e: ScalarExpr, scope: ScalarScope = mainScope(g)): Ref {
-  if (isConstant(e)) return literal(g.mod, e.dtype, fold(e));
+  if (isConstantScalar(e)) return literal(g.mod, e.dtype, foldScalar(e));
   const sub = (x: ScalarExpr) => scalarExpr(g, x, scope);
   switch (e.kind) {
     case 'const':
@@ -131,6 +97,6 @@ export function i32Expr(g: Gen, e: ScalarExpr, scope?: ScalarScope): Ref {
 
 /** `e` converted to dtype `to` by the cast rules (folded when constant). */
 export function convertedScalar(g: Gen, e: ScalarExpr, to: DType): Ref {
-  if (isConstant(e)) return literal(g.mod, to, castValue(e.dtype, to, fold(e)));
+  if (isConstantScalar(e)) return literal(g.mod, to, castValue(e.dtype, to, foldScalar(e)));
   return withOperands(g, [[scalarExpr(g, e), e.dtype]], ([x]) => cast(g.mod, e.dtype, to, x), to);
 }

@@ -5,7 +5,8 @@
 // each op a narrow result is brought back to its dtype with the codec's round_<dtype> (integers wrap
 // to their width, floats round to their format), which is what the interpreter's normalize() does.
 import { castValue, type DType, type FloatDType, type IntDType, isFloat } from '../../dtype.js';
-import { applyBinary, applyUnary, normalize } from '../../interp/elementwise.js';
+import { normalize } from '../../interp/elementwise.js';
+import { foldScalar, isConstantScalar } from '../../interp/fold-scalar.js';
 import type { BinaryOp, UnaryOp } from '../../ir/ops.js';
 import type { ScalarExpr } from '../../ir/scalar.js';
 import { registerType, wgslCast, wgslRound } from './codec.js';
@@ -232,49 +233,13 @@ export interface ScalarScope {
   blockIdx(axis: 0 | 1 | 2): string;
 }
 
-/** Whether an expression reads no variable and no block index (so it can be folded here). */
-function isConstant(e: ScalarExpr): boolean {
-  switch (e.kind) {
-    case 'const':
-      return true;
-    case 'var':
-    case 'blockIdx':
-      return false;
-    case 'unary':
-    case 'cast':
-      return isConstant(e.a);
-    case 'binary':
-      return isConstant(e.a) && isConstant(e.b);
-    case 'select':
-      return isConstant(e.cond) && isConstant(e.a) && isConstant(e.b);
-  }
-}
-
-/** The value of a constant expression, by the interpreter's own rules. */
-function fold(e: ScalarExpr): number {
-  switch (e.kind) {
-    case 'const':
-      return normalize(e.dtype, e.value);
-    case 'unary':
-      return applyUnary(e.op, e.dtype, fold(e.a));
-    case 'binary':
-      return applyBinary(e.op, e.a.dtype, fold(e.a), fold(e.b));
-    case 'select':
-      return fold(e.cond) !== 0 ? fold(e.a) : fold(e.b);
-    case 'cast':
-      return castValue(e.a.dtype, e.dtype, fold(e.a));
-    default:
-      throw new Error('internal: not a constant');
-  }
-}
-
 /**
  * A scalar expression as WGSL of its dtype's register type. Constant subexpressions are folded here
  * with the interpreter's arithmetic: WGSL evaluates constant expressions at shader creation and
  * rejects overflow or division by zero in them, where the VM wraps.
  */
 export function scalarExpr(h: Helpers, e: ScalarExpr, scope: ScalarScope): string {
-  if (isConstant(e)) return literal(h, e.dtype, fold(e));
+  if (isConstantScalar(e)) return literal(h, e.dtype, foldScalar(e));
   switch (e.kind) {
     case 'const':
       return literal(h, e.dtype, normalize(e.dtype, e.value));
@@ -295,7 +260,7 @@ export function scalarExpr(h: Helpers, e: ScalarExpr, scope: ScalarScope): strin
 
 /** A scalar expression converted to dtype `to` by the cast rules (folded when constant). */
 export function convertedScalar(h: Helpers, e: ScalarExpr, to: DType, scope: ScalarScope): string {
-  if (isConstant(e)) return literal(h, to, castValue(e.dtype, to, fold(e)));
+  if (isConstantScalar(e)) return literal(h, to, castValue(e.dtype, to, foldScalar(e)));
   return castExpr(h, e.dtype, to, scalarExpr(h, e, scope));
 }
 

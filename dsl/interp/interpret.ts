@@ -6,11 +6,12 @@ import { bindArgs } from '../ir/bind.js';
 import { VmError } from '../ir/errors.js';
 import type { GlobalParam, Program, Stmt, TileVar } from '../ir/program.js';
 import type { ScalarExpr } from '../ir/scalar.js';
+import { stridesOf } from '../ir/shapes.js';
 import { validateProgram } from '../ir/validate.js';
 import { packBits, unpackBits } from '../packing.js';
 import { Tensor } from '../tensor.js';
 import { applyBinary, applyUnary, normalize } from './elementwise.js';
-import { broadcastIndex, sizeOf, stridesOf, type TileValue, unflatten } from './tile.js';
+import { broadcastIndex, sizeOf, type TileValue, unflatten } from './tile.js';
 
 export type InterpretArgs = Readonly<Record<string, Tensor | number>>;
 
@@ -298,31 +299,25 @@ function runStmt(s: Stmt, f: Frame): void {
       return;
     }
     case 'repeat': {
-      const src = get(f, s.src).data;
       const srcStrides = stridesOf(s.src.type.shape);
-      const n = sizeOf(s.dst.type.shape);
-      const out = new Float64Array(n);
-      for (let flat = 0; flat < n; flat++) {
-        const idx = unflatten(flat, s.dst.type.shape);
-        let a = 0;
-        for (let d = 0; d < idx.length; d++) a += Math.floor(idx[d] / s.repeats[d]) * srcStrides[d];
-        out[flat] = src[a];
-      }
-      put(f, s.dst, out);
+      put(
+        f,
+        s.dst,
+        gather(
+          get(f, s.src).data,
+          s.dst.type.shape,
+          (idx, d) => Math.floor(idx[d] / s.repeats[d]) * srcStrides[d],
+        ),
+      );
       return;
     }
     case 'transpose': {
-      const src = get(f, s.src).data;
       const srcStrides = stridesOf(s.src.type.shape);
-      const n = sizeOf(s.dst.type.shape);
-      const out = new Float64Array(n);
-      for (let flat = 0; flat < n; flat++) {
-        const idx = unflatten(flat, s.dst.type.shape);
-        let a = 0;
-        for (let d = 0; d < idx.length; d++) a += idx[d] * srcStrides[s.perm[d]];
-        out[flat] = src[a];
-      }
-      put(f, s.dst, out);
+      put(
+        f,
+        s.dst,
+        gather(get(f, s.src).data, s.dst.type.shape, (idx, d) => idx[d] * srcStrides[s.perm[d]]),
+      );
       return;
     }
     case 'reduce':
@@ -373,6 +368,26 @@ function runStmt(s: Stmt, f: Frame): void {
       runBody(evalScalar(s.cond, f) !== 0 ? s.thenBody : s.elseBody, f);
       return;
   }
+}
+
+/**
+ * A tile of shape dstShape whose element at multi-index idx is src[sum over d of offset(idx, d)]:
+ * repeat and transpose, each with its own per-dimension source offset.
+ */
+function gather(
+  src: Float64Array,
+  dstShape: readonly number[],
+  offset: (idx: readonly number[], d: number) => number,
+): Float64Array {
+  const n = sizeOf(dstShape);
+  const out = new Float64Array(n);
+  for (let flat = 0; flat < n; flat++) {
+    const idx = unflatten(flat, dstShape);
+    let a = 0;
+    for (let d = 0; d < idx.length; d++) a += offset(idx, d);
+    out[flat] = src[a];
+  }
+  return out;
 }
 
 /** Accumulates along `axis` in increasing index order, in dtype `to`. */

@@ -1,20 +1,10 @@
 // A tile value in the interpreter: a row-major array of exact element values (float64 holds every
 // value of every dtype exactly, u32 included).
-import type { Shape } from '../ir/shapes.js';
+import { type Shape, stridesOf } from '../ir/shapes.js';
 
 export interface TileValue {
   readonly shape: readonly number[];
   readonly data: Float64Array;
-}
-
-export function stridesOf(shape: Shape): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= shape[i];
-  }
-  return strides;
 }
 
 export function sizeOf(shape: Shape): number {

@@ -17,6 +17,17 @@ export function numel(shape: Shape): number {
   return shape.reduce((p, d) => p * d, 1);
 }
 
+/** Row-major element strides of a shape. */
+export function stridesOf(shape: Shape): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
 export function checkShape(shape: Shape, what: string): void {
   for (const [i, d] of shape.entries()) {
     if (!Number.isInteger(d) || d < 1) {

@@ -8,8 +8,9 @@
 // of their own. The area ends with slack for the over-reads of padded vector loops.
 import binaryen from 'binaryen';
 import type { DType } from '../../dtype.js';
-import type { GlobalParam, Program, Stmt, TileVar } from '../../ir/program.js';
+import type { GlobalParam, Program, TileVar } from '../../ir/program.js';
 import { numel } from '../../ir/shapes.js';
+import { forEachStmt } from '../../ir/walk.js';
 import { Fn, Module } from './fn.js';
 import { reg } from './formats.js';
 
@@ -48,7 +49,7 @@ export class Gen {
   private top = 0;
 
   constructor(readonly program: Program) {
-    Gen.walk(program.body, (s) => {
+    forEachStmt(program.body, (s) => {
       const dst = 'dst' in s ? s.dst : undefined;
       if (dst && s.op !== 'store_shared') this.defs.set(dst, (this.defs.get(dst) ?? 0) + 1);
     });
@@ -93,16 +94,5 @@ export class Gen {
       this.scalars.set(key, i);
     }
     return i;
-  }
-
-  static walk(body: readonly Stmt[], visit: (s: Stmt) => void): void {
-    for (const s of body) {
-      visit(s);
-      if (s.op === 'for') Gen.walk(s.body, visit);
-      if (s.op === 'if') {
-        Gen.walk(s.thenBody, visit);
-        Gen.walk(s.elseBody, visit);
-      }
-    }
   }
 }

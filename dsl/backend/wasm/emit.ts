@@ -5,7 +5,7 @@
 import binaryen from 'binaryen';
 import { type DType, i32 as i32Type } from '../../dtype.js';
 import type { For, Stmt, StmtOp, TileVar } from '../../ir/program.js';
-import { numel } from '../../ir/shapes.js';
+import { numel, stridesOf } from '../../ir/shapes.js';
 import { emitCarriedFor } from './carry.js';
 import type { Gen } from './context.js';
 import { emitDot } from './dot.js';
@@ -22,7 +22,7 @@ import {
   emitStoreShared,
   emitView,
 } from './memory.js';
-import { broadcastStrides, nest, stridesOf } from './nest.js';
+import { broadcastStrides, nest } from './nest.js';
 import {
   binary,
   cast,

@@ -6,6 +6,7 @@
 import type { DType } from '../../dtype.js';
 import type { LoadGlobal, Program, Reduce, Stmt, TileVar } from '../../ir/program.js';
 import { broadcastsTo, numel } from '../../ir/shapes.js';
+import { forEachStmt } from '../../ir/walk.js';
 
 /** A value read from memory: a scratch buffer (a tile variable's) or a global tile loaded in place. */
 export interface Leaf {
@@ -93,19 +94,11 @@ function written(s: Stmt): TileVar | undefined {
 export function countVars(program: Program): Counts {
   const uses = new Map<TileVar, number>();
   const defs = new Map<TileVar, number>();
-  const walk = (body: readonly Stmt[]) => {
-    for (const s of body) {
-      for (const v of reads(s)) uses.set(v, (uses.get(v) ?? 0) + 1);
-      const d = written(s);
-      if (d) defs.set(d, (defs.get(d) ?? 0) + 1);
-      if (s.op === 'for') walk(s.body);
-      if (s.op === 'if') {
-        walk(s.thenBody);
-        walk(s.elseBody);
-      }
-    }
-  };
-  walk(program.body);
+  forEachStmt(program.body, (s) => {
+    for (const v of reads(s)) uses.set(v, (uses.get(v) ?? 0) + 1);
+    const d = written(s);
+    if (d) defs.set(d, (defs.get(d) ?? 0) + 1);
+  });
   return { uses, defs };
 }
 

@@ -9,6 +9,7 @@
 // loads them into scratch as unfused code would and runs the same nest over scratch.
 import binaryen from 'binaryen';
 import type { Stmt } from '../../ir/program.js';
+import { stridesOf } from '../../ir/shapes.js';
 import { carriedLoop, type LeafLoad } from './carry-loop.js';
 import type { Gen, GlobalInfo } from './context.js';
 import type { Ref, Reg } from './fn.js';
@@ -16,7 +17,7 @@ import { reg } from './formats.js';
 import type { Counts, Leaf, Node, Run, Src } from './fuse-plan.js';
 import { countVars, planRun } from './fuse-plan.js';
 import { emitLoadGlobal, loadElement } from './memory.js';
-import { broadcastStrides, stridesOf } from './nest.js';
+import { broadcastStrides } from './nest.js';
 import { binary, cast, unary, vecBinary, vecCast, vecSelect, vecUnary } from './ops.js';
 import { convertedScalar, i32Expr } from './scalar.js';
 import { canUnpack, subByteLoad4, vectorLoad4 } from './unpack.js';

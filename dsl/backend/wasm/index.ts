@@ -7,6 +7,7 @@ import { i32 as i32Type } from '../../dtype.js';
 import type { Program } from '../../ir/program.js';
 import { printScalar } from '../../ir/scalar.js';
 import { shapeSymbols, validateProgram } from '../../ir/validate.js';
+import { forEachStmt } from '../../ir/walk.js';
 import { hash64, toBase64 } from './bytes.js';
 import { Gen } from './context.js';
 import { isIntDot } from './dot.js';
@@ -120,7 +121,7 @@ function withVariant(base: WasmArtifact, relaxed: () => WasmArtifact, has = true
 /** Whether some integer dot of the program may take the relaxed i8 x i7 path. */
 function hasRelaxedIntDot(program: Program): boolean {
   let found = false;
-  Gen.walk(program.body, (s) => {
+  forEachStmt(program.body, (s) => {
     if (s.op !== 'dot' || !isIntDot(s)) return;
     if (relaxedIntDotPlan(program, s) || relaxedSubbyteDot(program, s)) found = true;
   });

@@ -14,11 +14,11 @@ import binaryen from 'binaryen';
 import { type DType, isFloat } from '../../dtype.js';
 import { normalize } from '../../interp/elementwise.js';
 import type { LoadGlobal, LoadShared, StoreGlobal, StoreShared, View } from '../../ir/program.js';
-import { numel } from '../../ir/shapes.js';
+import { numel, stridesOf } from '../../ir/shapes.js';
 import type { Gen, GlobalInfo } from './context.js';
 import type { Module, Ref, Val } from './fn.js';
 import { decode, encode, literal, reg } from './formats.js';
-import { nest, type Operand, stridesOf } from './nest.js';
+import { nest, type Operand } from './nest.js';
 import { i32Expr } from './scalar.js';
 
 const { i32, none } = binaryen;

@@ -7,6 +7,7 @@
 // loops of 8 chunks or more run 4 chunks per pass at constant load and store offsets (fewer pointer
 // bumps and branches), then the chunks left.
 import binaryen from 'binaryen';
+import { stridesOf } from '../../ir/shapes.js';
 import type { Fn, Ref, Reg } from './fn.js';
 
 const { i32 } = binaryen;
@@ -139,17 +140,6 @@ export function nest(
   };
   out.push(...level(0, top));
   return out;
-}
-
-/** Row-major element strides of a shape. */
-export function stridesOf(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let k = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = k;
-    k *= shape[i];
-  }
-  return s;
 }
 
 /** Strides of a tile of `shape` read broadcast to `target` (right-aligned; size-1 dims stretch). */

@@ -407,18 +407,6 @@ var<private> ${name}: ${type} = ${type}(${map.map((x) => `${x}u`).join(', ')});`
     for (const s of this.shared.values()) words += numel(s.shape);
     return words * 4;
   }
-
-  /** Walks every statement (nested bodies included). */
-  static walk(body: readonly Stmt[], visit: (s: Stmt) => void): void {
-    for (const s of body) {
-      visit(s);
-      if (s.op === 'for') Gen.walk(s.body, visit);
-      if (s.op === 'if') {
-        Gen.walk(s.thenBody, visit);
-        Gen.walk(s.elseBody, visit);
-      }
-    }
-  }
 }
 
 export type { TileInfo };

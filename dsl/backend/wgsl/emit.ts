@@ -11,7 +11,7 @@
 import { i32 } from '../../dtype.js';
 import { printStmtHead } from '../../ir/print.js';
 import type { Stmt, StmtOp, TileVar } from '../../ir/program.js';
-import { numel } from '../../ir/shapes.js';
+import { numel, stridesOf } from '../../ir/shapes.js';
 import { sharedWords } from './budget.js';
 import { wgslDecode, wgslEncode } from './codec.js';
 import { type Gen, WORKGROUP_STORAGE_LIMIT } from './context.js';
@@ -21,7 +21,7 @@ import { binaryExpr, castExpr, condition, convertedScalar, literal, rounded, una
 import { emitLoadGlobal, emitLoadShared, emitStoreGlobal, emitStoreShared } from './memory.js';
 import { reduceInThreads } from './reduce-local.js';
 import { emitSubgroupReduce } from './subgroups.js';
-import { at, coords, fromBits, linear, stridesOf, type TileInfo, toBits } from './tiles.js';
+import { at, coords, fromBits, linear, type TileInfo, toBits } from './tiles.js';
 
 type EmitFn<K extends StmtOp> = (g: Gen, s: Extract<Stmt, { op: K }>) => void;
 type EmitterTable = { readonly [K in StmtOp]: EmitFn<K> };

@@ -6,6 +6,7 @@ import type { Program } from '../../ir/program.js';
 import { printScalar, scalarVars } from '../../ir/scalar.js';
 import { numel } from '../../ir/shapes.js';
 import { validateProgram } from '../../ir/validate.js';
+import { forEachStmt } from '../../ir/walk.js';
 import { Gen, WORKGROUP_STORAGE_LIMIT } from './context.js';
 import { emitBody } from './emit.js';
 import { reg, rounded } from './expr.js';
@@ -100,7 +101,7 @@ export function compileWgsl(program: Program, options: WgslOptions = {}): WgslAr
 
   // Scalars of main: symbols and scalar params (from the uniforms), then let_scalar and loop variables.
   const assigned = new Map<string, DType>();
-  Gen.walk(program.body, (s) => {
+  forEachStmt(program.body, (s) => {
     if (s.op === 'let_scalar') assigned.set(`${s.name}:${s.value.dtype.name}`, s.value.dtype);
     if (s.op === 'for') assigned.set(`${s.var}:i32`, i32);
   });

@@ -20,6 +20,7 @@
 // relate), the emitters insert a conversion through workgroup memory and count it (Gen.stats).
 import type { Program, Stmt, TileVar } from '../../ir/program.js';
 import { numel } from '../../ir/shapes.js';
+import { forEachStmt } from '../../ir/walk.js';
 import { defaultLayout, Layout, local, replicated, spatial } from '../../layout.js';
 import { CYCLIC, type Placement } from './layouts.js';
 
@@ -157,17 +158,6 @@ interface Derived {
   readonly derive: (l: Layout) => Layout | undefined;
 }
 
-function walk(body: readonly Stmt[], visit: (s: Stmt) => void): void {
-  for (const s of body) {
-    visit(s);
-    if (s.op === 'for') walk(s.body, visit);
-    if (s.op === 'if') {
-      walk(s.thenBody, visit);
-      walk(s.elseBody, visit);
-    }
-  }
-}
-
 /** The register tiles a statement reads or writes. */
 function tilesOf(s: Stmt): TileVar[] {
   const out: TileVar[] = [];
@@ -182,7 +172,7 @@ export function inferLayouts(program: Program): Map<TileVar, Placement> {
   const T = program.threads;
   const vars: TileVar[] = [];
   const index = new Map<TileVar, number>();
-  walk(program.body, (s) => {
+  forEachStmt(program.body, (s) => {
     for (const v of tilesOf(s)) {
       if (!index.has(v)) {
         index.set(v, vars.length);
@@ -214,7 +204,7 @@ export function inferLayouts(program: Program): Map<TileVar, Placement> {
     else if (numel(x.type.shape) > 1)
       derived.push({ from: dst, to: x, derive: (l) => broadcastOperandLayout(l, x.type.shape) });
   };
-  walk(program.body, (s) => {
+  forEachStmt(program.body, (s) => {
     switch (s.op) {
       case 'cast':
       case 'unary':

@@ -10,7 +10,7 @@
 //   el = sum over modes m of digit_m * coef_m,   digit_m = (axis / stride_m) % size_m
 // where axis is tid (thread modes) or the slot (local modes) and coef_m is the mode's weight in the
 // row-major index. The thread part is one `let` per layout at the top of main.
-import { numel } from '../../ir/shapes.js';
+import { numel, stridesOf } from '../../ir/shapes.js';
 import type { Layout } from '../../layout.js';
 
 export type Placement = { readonly kind: 'cyclic' } | { readonly kind: 'layout'; readonly layout: Layout };
@@ -38,16 +38,6 @@ export interface Holder {
   flat(thread: number, slot: number): number;
   /** The slot in which `thread` holds element `flat`, or undefined. */
   slotOf(thread: number, flat: number): number | undefined;
-}
-
-function stridesOf(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= shape[i];
-  }
-  return strides;
 }
 
 export function holder(shape: readonly number[], p: Placement, threads: number): Holder {

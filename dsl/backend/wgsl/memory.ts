@@ -13,10 +13,11 @@
 
 import { normalize } from '../../interp/elementwise.js';
 import type { LoadGlobal, LoadShared, StoreGlobal, StoreShared } from '../../ir/program.js';
+import { stridesOf } from '../../ir/shapes.js';
 import type { Gen, GlobalInfo } from './context.js';
 import { literal } from './expr.js';
 import { decoder, encoder } from './f16.js';
-import { at, coords, stridesOf } from './tiles.js';
+import { at, coords } from './tiles.js';
 import { emitGroupedLoad } from './vec4.js';
 import type { HelperFn } from './writer.js';
 

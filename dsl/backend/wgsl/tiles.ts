@@ -9,7 +9,7 @@
 // e / T).
 import type { DType } from '../../dtype.js';
 import type { TileVar } from '../../ir/program.js';
-import { numel } from '../../ir/shapes.js';
+import { numel, stridesOf } from '../../ir/shapes.js';
 import { type Reg, reg } from './expr.js';
 import { CYCLIC, type LayoutCode, type Placement } from './layouts.js';
 import type { Writer } from './writer.js';
@@ -141,16 +141,6 @@ export function eachElement(
       w.block(`if el < ${t.n}u`, () => body('slot', 'el'));
     }
   });
-}
-
-export function stridesOf(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= shape[i];
-  }
-  return strides;
 }
 
 /**

@@ -2,7 +2,8 @@
 // The expected values come from test/helpers/float-ref.ts (the formula of docs/dtypes.md), which is
 // itself cross-checked here against hand-written tables and against the platform's Float32Array.
 import { describe, expect, it } from 'vitest';
-import { type DType, decode, dtypeByName, encode, type FloatDType } from '../dsl/dtype.js';
+import { decode, encode, type FloatDType } from '../dsl/dtype.js';
+import { dtypeNamed } from './helpers/dtypes.js';
 import {
   ALL_FLOAT_SPECS,
   BF16_SPEC,
@@ -15,12 +16,6 @@ import {
   show,
 } from './helpers/float-ref.js';
 import { randomU32, rng } from './helpers/random.js';
-
-function dt(name: string): DType {
-  const d = dtypeByName(name);
-  if (d === undefined) throw new Error(`dtype ${name} is not registered`);
-  return d;
-}
 
 const same = (a: number, b: number): boolean => Object.is(a, b);
 
@@ -100,7 +95,7 @@ describe('float decode: hand-written values (checks the reference formula too)',
 
   it.each(cases)('%s decode(%d) = %d', (name, p, v) => {
     expect(floatRef(specs.get(name)!).decode(p)).toBe(v); // reference formula
-    expect(decode(dt(name), p)).toBe(v); // implementation (toBe is Object.is: -0 and NaN checked)
+    expect(decode(dtypeNamed(name), p)).toBe(v); // implementation (toBe is Object.is: -0 and NaN checked)
   });
 });
 
@@ -123,7 +118,7 @@ describe('reference formula agrees with the platform float32 decoding', () => {
 });
 
 function checkExhaustive(spec: FloatSpec): void {
-  const d = dt(spec.name);
+  const d = dtypeNamed(spec.name);
   const ref = floatRef(spec);
   const n = 2 ** ref.bits;
   const decodeErrors: string[] = [];
@@ -168,7 +163,7 @@ describe('exhaustive: every bit pattern of f16 and bf16', () => {
 
 describe('f32 decode and round trip on a sample', () => {
   it('selected and 200k random patterns', () => {
-    const d = dt('f32');
+    const d = dtypeNamed('f32');
     const ref = floatRef(F32_SPEC);
     const r = rng(0xf32f32);
     const patterns: number[] = [
@@ -194,7 +189,7 @@ describe('f32 decode and round trip on a sample', () => {
 
 describe('every float dtype decodes its own extremes', () => {
   it.each(ALL_FLOAT_SPECS.map((s) => [s.name, s] as const))('%s', (_name, spec) => {
-    const d = dt(spec.name) as FloatDType;
+    const d = dtypeNamed(spec.name) as FloatDType;
     const ref = floatRef(spec);
     expect(decode(d, ref.maxPos)).toBe(d.maxFinite);
     expect(decode(d, ref.maxPos + ref.signBit)).toBe(-d.maxFinite);

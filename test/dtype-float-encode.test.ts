@@ -1,7 +1,8 @@
 // encode() of every float format against a brute-force nearest-value search (test/helpers/float-ref.ts):
 // nearest finite value, ties to the pattern with an even lowest bit, then the format's overflow rule.
 import { describe, expect, it } from 'vitest';
-import { type DType, decode, dtypeByName, encode, roundToDType } from '../dsl/dtype.js';
+import { decode, encode, roundToDType } from '../dsl/dtype.js';
+import { dtypeNamed } from './helpers/dtypes.js';
 import {
   ALL_FLOAT_SPECS,
   BF16_SPEC,
@@ -17,12 +18,6 @@ import {
   show,
 } from './helpers/float-ref.js';
 import { randomInt, randomU32, rng } from './helpers/random.js';
-
-function dt(name: string): DType {
-  const d = dtypeByName(name);
-  if (d === undefined) throw new Error(`dtype ${name} is not registered`);
-  return d;
-}
 
 const specByName = new Map(ALL_FLOAT_SPECS.map((s) => [s.name, s]));
 const refOf = (name: string): FloatRef => floatRef(specByName.get(name)!);
@@ -154,7 +149,7 @@ function samples(ref: FloatRef, seed: number, n: number, regions: Regions): Floa
 }
 
 function checkEncode(spec: FloatSpec, seed: number, n: number): void {
-  const d = dt(spec.name);
+  const d = dtypeNamed(spec.name);
   const ref = floatRef(spec);
   const regions: Regions = { ties: 0, nearTies: 0, overflow: 0, tiny: 0, inRange: 0 };
   const xs = samples(ref, seed, n, regions);
@@ -191,7 +186,7 @@ describe('exhaustive ties and near-ties for every format with <= 16 bits', () =>
   it.each([...SMALL_FLOAT_SPECS, F16_SPEC, BF16_SPEC].map((s) => [s.name, s] as const))(
     '%s',
     (_name, spec) => {
-      const d = dt(spec.name);
+      const d = dtypeNamed(spec.name);
       const ref = floatRef(spec);
       const errors: string[] = [];
       for (let k = 0; k < ref.maxPos && errors.length < 10; k++) {
@@ -295,33 +290,33 @@ describe('encode: hand-written cases', () => {
   ];
   it.each(cases)('%s encode(%d) = %d', (name, x, p) => {
     expect(refOf(name).encode(x)).toBe(p); // the reference agrees
-    expect(encode(dt(name), x)).toBe(p);
+    expect(encode(dtypeNamed(name), x)).toBe(p);
   });
 });
 
 describe('roundToDType = decode(encode(x)) on floats', () => {
   it('hand-written', () => {
-    expect(roundToDType(dt('f4e2m1'), 2.5)).toBe(2);
-    expect(roundToDType(dt('f4e2m1'), 5)).toBe(4);
-    expect(roundToDType(dt('f4e2m1'), 100)).toBe(6);
-    expect(roundToDType(dt('f4e2m1'), -100)).toBe(-6);
-    expect(roundToDType(dt('f4e2m1'), Number.NaN)).toBe(0);
-    expect(roundToDType(dt('f4e2m1'), -0.1)).toBe(-0);
-    expect(roundToDType(dt('f8e4m3'), Number.POSITIVE_INFINITY)).toBe(448);
-    expect(roundToDType(dt('f8e4m3'), Number.NaN)).toBeNaN();
-    expect(roundToDType(dt('f8e5m2'), 61440)).toBe(Number.POSITIVE_INFINITY);
-    expect(roundToDType(dt('f8e5m2'), 61439)).toBe(57344);
-    expect(roundToDType(dt('f16'), 65520)).toBe(Number.POSITIVE_INFINITY);
-    expect(roundToDType(dt('f16'), -1e-10)).toBe(-0);
-    expect(roundToDType(dt('f16'), 0.1)).toBe(0.0999755859375);
-    expect(roundToDType(dt('bf16'), 0.1)).toBe(0.10009765625);
-    expect(roundToDType(dt('f32'), 1 / 3)).toBe(Math.fround(1 / 3));
-    expect(roundToDType(dt('f32'), 16777217)).toBe(16777216);
-    expect(roundToDType(dt('f32'), Number.NaN)).toBeNaN();
+    expect(roundToDType(dtypeNamed('f4e2m1'), 2.5)).toBe(2);
+    expect(roundToDType(dtypeNamed('f4e2m1'), 5)).toBe(4);
+    expect(roundToDType(dtypeNamed('f4e2m1'), 100)).toBe(6);
+    expect(roundToDType(dtypeNamed('f4e2m1'), -100)).toBe(-6);
+    expect(roundToDType(dtypeNamed('f4e2m1'), Number.NaN)).toBe(0);
+    expect(roundToDType(dtypeNamed('f4e2m1'), -0.1)).toBe(-0);
+    expect(roundToDType(dtypeNamed('f8e4m3'), Number.POSITIVE_INFINITY)).toBe(448);
+    expect(roundToDType(dtypeNamed('f8e4m3'), Number.NaN)).toBeNaN();
+    expect(roundToDType(dtypeNamed('f8e5m2'), 61440)).toBe(Number.POSITIVE_INFINITY);
+    expect(roundToDType(dtypeNamed('f8e5m2'), 61439)).toBe(57344);
+    expect(roundToDType(dtypeNamed('f16'), 65520)).toBe(Number.POSITIVE_INFINITY);
+    expect(roundToDType(dtypeNamed('f16'), -1e-10)).toBe(-0);
+    expect(roundToDType(dtypeNamed('f16'), 0.1)).toBe(0.0999755859375);
+    expect(roundToDType(dtypeNamed('bf16'), 0.1)).toBe(0.10009765625);
+    expect(roundToDType(dtypeNamed('f32'), 1 / 3)).toBe(Math.fround(1 / 3));
+    expect(roundToDType(dtypeNamed('f32'), 16777217)).toBe(16777216);
+    expect(roundToDType(dtypeNamed('f32'), Number.NaN)).toBeNaN();
   });
 
   it.each(ALL_FLOAT_SPECS.map((s, k) => [s.name, s, k] as const))('%s: 5k samples', (_name, spec, k) => {
-    const d = dt(spec.name);
+    const d = dtypeNamed(spec.name);
     const ref = floatRef(spec);
     const regions: Regions = { ties: 0, nearTies: 0, overflow: 0, tiny: 0, inRange: 0 };
     const errors: string[] = [];

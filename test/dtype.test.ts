@@ -5,7 +5,6 @@ import * as dtypes from '../dsl/dtype.js';
 import {
   ALL_DTYPES,
   castValue,
-  type DType,
   decode,
   dtypeByName,
   encode,
@@ -16,6 +15,7 @@ import {
   isInt,
   roundToDType,
 } from '../dsl/dtype.js';
+import { dtypeNamed } from './helpers/dtypes.js';
 import {
   ALL_FLOAT_SPECS,
   floatRef,
@@ -26,12 +26,6 @@ import {
   show,
 } from './helpers/float-ref.js';
 import { randomInt, randomU32, rng } from './helpers/random.js';
-
-function dt(name: string): DType {
-  const d = dtypeByName(name);
-  if (d === undefined) throw new Error(`dtype ${name} is not registered`);
-  return d;
-}
 
 const INT_BITS = [1, 2, 3, 4, 5, 6, 7, 8, 16, 32];
 const INT_NAMES = [...INT_BITS.map((k) => `i${k}`), ...INT_BITS.map((k) => `u${k}`)];
@@ -114,13 +108,13 @@ describe('registry', () => {
   });
 
   it('bool', () => {
-    const b = dt('bool');
+    const b = dtypeNamed('bool');
     expect(b).toEqual({ kind: 'bool', name: 'bool', bits: 1 });
   });
 
   it.each(INT_NAMES)('%s: integer fields', (name) => {
     const { bits, signed } = intSpec(name);
-    const d = dt(name) as IntDType;
+    const d = dtypeNamed(name) as IntDType;
     expect(d.kind).toBe('int');
     expect(d.bits).toBe(bits);
     expect(d.signed).toBe(signed);
@@ -129,7 +123,10 @@ describe('registry', () => {
   });
 
   it('integer ranges spelled out', () => {
-    const range = (n: string): [number, number] => [(dt(n) as IntDType).min, (dt(n) as IntDType).max];
+    const range = (n: string): [number, number] => [
+      (dtypeNamed(n) as IntDType).min,
+      (dtypeNamed(n) as IntDType).max,
+    ];
     expect(range('i1')).toEqual([-1, 0]);
     expect(range('u1')).toEqual([0, 1]);
     expect(range('i4')).toEqual([-8, 7]);
@@ -141,7 +138,7 @@ describe('registry', () => {
   });
 
   it.each(ALL_FLOAT_SPECS.map((s) => [s.name, s] as const))('%s: float fields', (name, s) => {
-    const d = dt(name) as FloatDType;
+    const d = dtypeNamed(name) as FloatDType;
     const bias = 2 ** (s.E - 1) - 1;
     expect(d.kind).toBe('float');
     expect(d.bits).toBe(1 + s.E + s.M);
@@ -165,7 +162,7 @@ describe('registry', () => {
   });
 
   it('rules and maxima of the named formats', () => {
-    const f = (n: string): FloatDType => dt(n) as FloatDType;
+    const f = (n: string): FloatDType => dtypeNamed(n) as FloatDType;
     expect([f('f4e2m1').maxFinite, f('f4e2m1').rule]).toEqual([6, 'finite']);
     expect([f('f6e2m3').maxFinite, f('f6e2m3').rule]).toEqual([7.5, 'finite']);
     expect([f('f6e3m2').maxFinite, f('f6e3m2').rule]).toEqual([28, 'finite']);
@@ -195,7 +192,7 @@ describe('integers: encode / decode', () => {
 
   it.each(small)('%s: every pattern decodes to its value and round-trips', (name) => {
     const { bits, signed } = intSpec(name);
-    const d = dt(name);
+    const d = dtypeNamed(name);
     const errors: string[] = [];
     for (let p = 0; p < 2 ** bits && errors.length < 10; p++) {
       const want = refIntDecode(bits, signed, p);
@@ -209,7 +206,7 @@ describe('integers: encode / decode', () => {
 
   it.each(['i32', 'u32'])('%s: selected and random patterns decode and round-trip', (name) => {
     const { signed } = intSpec(name);
-    const d = dt(name);
+    const d = dtypeNamed(name);
     const r = rng(name === 'i32' ? 0x132 : 0x232);
     const ps = [0, 1, 2, 0x7ffffffe, 0x7fffffff, 0x80000000, 0x80000001, 0xfffffffe, 0xffffffff, 0xdeadbeef];
     for (let i = 0; i < 50_000; i++) ps.push(randomU32(r));
@@ -223,38 +220,38 @@ describe('integers: encode / decode', () => {
   });
 
   it('spelled-out cases', () => {
-    expect(decode(dt('i1'), 1)).toBe(-1);
-    expect(decode(dt('i4'), 8)).toBe(-8);
-    expect(decode(dt('i4'), 0xf)).toBe(-1);
-    expect(decode(dt('u4'), 0xf)).toBe(15);
-    expect(decode(dt('i32'), 0x80000000)).toBe(-2147483648);
-    expect(decode(dt('i32'), 0xffffffff)).toBe(-1);
-    expect(decode(dt('u32'), 0xffffffff)).toBe(4294967295);
-    expect(encode(dt('i32'), -1)).toBe(0xffffffff);
-    expect(encode(dt('u32'), -1)).toBe(0xffffffff);
-    expect(encode(dt('i32'), 2 ** 31)).toBe(0x80000000);
-    expect(encode(dt('u32'), 2 ** 32)).toBe(0);
-    expect(encode(dt('u32'), 2 ** 32 + 5)).toBe(5);
-    expect(encode(dt('u4'), 16)).toBe(0);
-    expect(encode(dt('u4'), 17.9)).toBe(1);
-    expect(encode(dt('i4'), 8)).toBe(8);
-    expect(encode(dt('i4'), -9)).toBe(7);
-    expect(encode(dt('i8'), -1.9)).toBe(0xff);
-    expect(encode(dt('i8'), -0.9)).toBe(0);
-    expect(encode(dt('u8'), 255.99)).toBe(255);
-    expect(encode(dt('u8'), -0)).toBe(0);
-    expect(encode(dt('i1'), 1)).toBe(1);
-    expect(encode(dt('i1'), 2)).toBe(0);
+    expect(decode(dtypeNamed('i1'), 1)).toBe(-1);
+    expect(decode(dtypeNamed('i4'), 8)).toBe(-8);
+    expect(decode(dtypeNamed('i4'), 0xf)).toBe(-1);
+    expect(decode(dtypeNamed('u4'), 0xf)).toBe(15);
+    expect(decode(dtypeNamed('i32'), 0x80000000)).toBe(-2147483648);
+    expect(decode(dtypeNamed('i32'), 0xffffffff)).toBe(-1);
+    expect(decode(dtypeNamed('u32'), 0xffffffff)).toBe(4294967295);
+    expect(encode(dtypeNamed('i32'), -1)).toBe(0xffffffff);
+    expect(encode(dtypeNamed('u32'), -1)).toBe(0xffffffff);
+    expect(encode(dtypeNamed('i32'), 2 ** 31)).toBe(0x80000000);
+    expect(encode(dtypeNamed('u32'), 2 ** 32)).toBe(0);
+    expect(encode(dtypeNamed('u32'), 2 ** 32 + 5)).toBe(5);
+    expect(encode(dtypeNamed('u4'), 16)).toBe(0);
+    expect(encode(dtypeNamed('u4'), 17.9)).toBe(1);
+    expect(encode(dtypeNamed('i4'), 8)).toBe(8);
+    expect(encode(dtypeNamed('i4'), -9)).toBe(7);
+    expect(encode(dtypeNamed('i8'), -1.9)).toBe(0xff);
+    expect(encode(dtypeNamed('i8'), -0.9)).toBe(0);
+    expect(encode(dtypeNamed('u8'), 255.99)).toBe(255);
+    expect(encode(dtypeNamed('u8'), -0)).toBe(0);
+    expect(encode(dtypeNamed('i1'), 1)).toBe(1);
+    expect(encode(dtypeNamed('i1'), 2)).toBe(0);
     for (const n of INT_NAMES) {
       for (const x of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
-        expect(encode(dt(n), x), `${n} ${x}`).toBe(0);
+        expect(encode(dtypeNamed(n), x), `${n} ${x}`).toBe(0);
       }
     }
   });
 
   it.each(INT_NAMES)('%s: encode of 20k random and edge values = trunc then wrap', (name) => {
     const { bits } = intSpec(name);
-    const d = dt(name) as IntDType;
+    const d = dtypeNamed(name) as IntDType;
     const r = rng(0x1000 + INT_NAMES.indexOf(name));
     const xs: number[] = [
       Number.NaN,
@@ -312,7 +309,7 @@ describe('integers: encode / decode', () => {
 
 describe('bool', () => {
   it('encode / decode / roundToDType of 0 and 1', () => {
-    const b = dt('bool');
+    const b = dtypeNamed('bool');
     expect(decode(b, 0)).toBe(0);
     expect(decode(b, 1)).toBe(1);
     expect(encode(b, 0)).toBe(0);
@@ -323,11 +320,11 @@ describe('bool', () => {
 });
 
 describe('castValue', () => {
-  const ints = INT_NAMES.map((n) => dt(n) as IntDType);
-  const floats = ALL_FLOAT_SPECS.map((s) => ({ d: dt(s.name) as FloatDType, ref: floatRef(s) }));
+  const ints = INT_NAMES.map((n) => dtypeNamed(n) as IntDType);
+  const floats = ALL_FLOAT_SPECS.map((s) => ({ d: dtypeNamed(s.name) as FloatDType, ref: floatRef(s) }));
 
   it('spelled-out cases', () => {
-    const c = (from: string, to: string, v: number): number => castValue(dt(from), dt(to), v);
+    const c = (from: string, to: string, v: number): number => castValue(dtypeNamed(from), dtypeNamed(to), v);
     // float -> int: truncate toward zero, then saturate; NaN -> 0
     expect(c('f32', 'i32', 3.75)).toBe(3);
     expect(c('f32', 'i32', -3.75)).toBe(-3);
@@ -415,9 +412,9 @@ describe('castValue', () => {
   });
 
   it('float -> int casts produce +0, never -0', () => {
-    expect(castValue(dt('f32'), dt('i32'), -0.5)).toBe(0);
-    expect(castValue(dt('f32'), dt('u8'), -0)).toBe(0);
-    expect(castValue(dt('f16'), dt('i8'), -0.25)).toBe(0);
+    expect(castValue(dtypeNamed('f32'), dtypeNamed('i32'), -0.5)).toBe(0);
+    expect(castValue(dtypeNamed('f32'), dtypeNamed('u8'), -0)).toBe(0);
+    expect(castValue(dtypeNamed('f16'), dtypeNamed('i8'), -0.25)).toBe(0);
   });
 
   it('float -> int on random values from every float format to every int type', () => {
@@ -471,7 +468,7 @@ describe('castValue', () => {
   });
 
   it('int -> float rounds the exact integer, not its f32 rounding (no double rounding)', () => {
-    const c = (from: string, to: string, v: number): number => castValue(dt(from), dt(to), v);
+    const c = (from: string, to: string, v: number): number => castValue(dtypeNamed(from), dtypeNamed(to), v);
     // 2^24 + 2^16 is a bf16 tie, and f32 rounds 2^24 + 2^16 + 1 down onto it
     expect(c('i32', 'bf16', 2 ** 24 + 2 ** 16 + 1)).toBe(2 ** 24 + 2 ** 17);
     expect(c('u32', 'bf16', 2 ** 24 + 2 ** 16 - 1)).toBe(2 ** 24);
@@ -489,7 +486,7 @@ describe('castValue', () => {
         const mid = (ref.valueAt(k) + ref.valueAt(k + 1)) / 2;
         if (!Number.isInteger(mid) || mid <= 2 ** 24 || mid >= 2 ** 31 - 2) continue;
         for (const v of [mid - 1, mid, mid + 1, -mid - 1, -mid + 1]) {
-          for (const from of [dt('i32'), dt('u32')] as IntDType[]) {
+          for (const from of [dtypeNamed('i32'), dtypeNamed('u32')] as IntDType[]) {
             if (v < from.min || v > from.max) continue;
             const want = ref.round(v);
             const got = castValue(from, to, v);
@@ -523,7 +520,7 @@ describe('castValue', () => {
 
   it('any number type -> bool is 1 exactly for nonzero values; bool -> number gives 0 or 1', () => {
     const r = rng(0xb001);
-    const b = dt('bool');
+    const b = dtypeNamed('bool');
     const errors: string[] = [];
     for (const from of [...ints, ...floats.map((f) => f.d)]) {
       const vals: number[] = [0];

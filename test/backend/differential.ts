@@ -308,7 +308,8 @@ export interface RandomBackend {
   ) => Promise<Record<string, Tensor>>;
 }
 
-function cloneArgs(args: HostArgs): HostArgs {
+/** A copy of launch args whose tensors the interpreter may overwrite. */
+export function cloneArgs(args: HostArgs): HostArgs {
   return Object.fromEntries(Object.entries(args).map(([k, v]) => [k, v instanceof Tensor ? v.clone() : v]));
 }
 

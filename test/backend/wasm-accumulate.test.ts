@@ -4,70 +4,47 @@
 // swap keeps every element's operations and their order), on 1 and 2 worker threads. Sizes give
 // blocks whose every iteration is inside the tensors (the swapped path) and edge blocks or ragged K
 // (the run-time checks fail and the plain loop runs); outputs start poisoned.
-import binaryen from 'binaryen';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileWasm, fromBase64 } from '../../dsl/backend/wasm/index.js';
+import { describe, expect, it } from 'vitest';
+import { compileWasm } from '../../dsl/backend/wasm/index.js';
 import { bf16, type DType, f8e4m3, f16, f32, i8, i16, i32, u8 } from '../../dsl/dtype.js';
 import { global, kernel } from '../../dsl/index.js';
-import { interpret } from '../../dsl/interp/interpret.js';
 import type { Program } from '../../dsl/ir/program.js';
 import { Tensor } from '../../dsl/tensor.js';
-import { createWasmDevice, type WasmDevice } from '../../runtime/index.js';
-import { randomInt, rng } from '../helpers/random.js';
+import { type HostArgs, poisoned } from './differential.js';
+import {
+  expectExactRuns,
+  expectValidModules,
+  moduleText,
+  randomF32,
+  randomPatterns,
+  suiteWasmDevices,
+} from './wasm-differential.js';
 
-const devices: WasmDevice[] = [];
-
-beforeAll(async () => {
-  devices.push(await createWasmDevice({ threads: 1 }), await createWasmDevice({ threads: 2 }));
-});
-
-afterAll(() => {
-  for (const d of devices) d.destroy();
-});
-
-type Args = Record<string, Tensor | number>;
-
-function clone(args: Args): Args {
-  return Object.fromEntries(Object.entries(args).map(([k, v]) => [k, typeof v === 'number' ? v : v.clone()]));
-}
+const devices = suiteWasmDevices();
 
 /** Runs program on the interpreter, carried (1 and 2 threads) and plain; every output bit-exact. */
-async function expectExact(program: Program, args: Args, carries = true): Promise<void> {
-  const want = clone(args);
-  interpret(program, want);
+async function expectExact(program: Program, args: HostArgs, carries = true): Promise<void> {
   const carried = compileWasm(program);
   const plain = compileWasm(program, { carry: false });
-  for (const a of [carried, plain])
-    expect(WebAssembly.validate(fromBase64(a.wasm) as Uint8Array<ArrayBuffer>)).toBe(true);
+  expectValidModules(carried, plain);
   // The swap applies exactly where expected (the code differs only then).
   expect(carried.wasm !== plain.wasm, 'carried code emitted').toBe(carries);
-  const outs = program.params.filter((p) => p.kind === 'global' && p.access !== 'read').map((p) => p.name);
-  for (const [label, device, artifact] of [
+  await expectExactRuns(program, args, [
     ['carried, 1 thread', devices[0], carried],
     ['carried, 2 threads', devices[1], carried],
     ['plain, 2 threads', devices[1], plain],
-  ] as const) {
-    const dev = Object.fromEntries(
-      Object.entries(args).map(([k, v]) => [k, typeof v === 'number' ? v : device.upload(v)]),
-    );
-    await device.launch(artifact, dev);
-    for (const name of outs) {
-      const w = (want[name] as Tensor).patterns();
-      const g = (await device.read(dev[name] as never)).patterns();
-      const bad: string[] = [];
-      for (let i = 0; i < w.length && bad.length < 5; i++)
-        if (g[i] !== w[i]) bad.push(`[${i}] got 0x${g[i].toString(16)} want 0x${w[i].toString(16)}`);
-      expect(bad, `${name}, ${label}`).toEqual([]);
-    }
-    for (const v of Object.values(dev)) if (typeof v !== 'number') v.destroy();
-  }
+  ]);
+}
+
+/** gemv(wt, BN, BK) on x and w (N = w's rows), checked by expectExact. */
+async function expectGemvExact(wt: DType, BN: number, BK: number, x: Tensor, w: Tensor, carries = true) {
+  const y = poisoned(f32, [w.shape[0]]);
+  await expectExact(gemv(wt, BN, BK).compile().program, { x, w, y }, carries);
 }
 
 /** The text of the carried K loop: the innermost wasm loop that multiplies f32 vectors, storing none. */
 function carriedLoopText(artifact: { wasm: string }): string {
-  const m = binaryen.readBinary(fromBase64(artifact.wasm));
-  const text = m.emitText();
-  m.dispose();
+  const text = moduleText(artifact);
   const loops: string[] = [];
   for (let at = text.indexOf('(loop '); at >= 0; at = text.indexOf('(loop ', at + 1)) {
     let depth = 0;
@@ -86,17 +63,14 @@ function carriedLoopText(artifact: { wasm: string }): string {
   return inner[0];
 }
 
-function poison(d: DType, shape: number[]): Tensor {
-  return Tensor.zeros(d, shape).fill(Number.NaN);
-}
-
 function randomFloats(d: DType, shape: number[], seed: number): Tensor {
-  const r = rng(seed);
-  const n = shape.reduce((a, b) => a * b, 1);
   return Tensor.fromArray(
     d,
     shape,
-    Array.from({ length: n }, () => Math.fround(-2 + 4 * r())),
+    randomF32(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
   );
 }
 
@@ -127,28 +101,17 @@ describe('loop-carried accumulators in registers', () => {
   ] as const)('%s', async (_, wt, BN, BK, N, K) => {
     const x = randomFloats(f32, [K], 1);
     const w = randomFloats(wt, [N, K], 2);
-    await expectExact(gemv(wt, BN, BK).compile().program, { x, w, y: poison(f32, [N]) });
+    await expectGemvExact(wt, BN, BK, x, w);
   });
 
   it('i8 weights 8x4: whole-byte integer tiles are carried too', async () => {
     const [N, K] = [21, 96];
-    const r = rng(3);
-    const w = Tensor.zeros(i8, [N, K]);
-    for (let i = 0; i < w.size; i++) w.setPattern(i, randomInt(r, 0, 255));
-    await expectExact(gemv(i8, 8, 4).compile().program, {
-      x: randomFloats(f32, [K], 4),
-      w,
-      y: poison(f32, [N]),
-    });
+    await expectGemvExact(i8, 8, 4, randomFloats(f32, [K], 4), randomPatterns(i8, [N, K], 3));
   });
 
   it('a loop that runs no iteration leaves the accumulator alone', async () => {
     const [N, K] = [16, 0];
-    await expectExact(gemv(f32, 8, 4).compile().program, {
-      x: Tensor.zeros(f32, [K]),
-      w: Tensor.zeros(f32, [N, K]),
-      y: poison(f32, [N]),
-    });
+    await expectGemvExact(f32, 8, 4, Tensor.zeros(f32, [K]), Tensor.zeros(f32, [N, K]));
   });
 
   // carry-loop.ts: byte pointers bumped once per iteration, loads with constant offsets, the loop
@@ -161,7 +124,7 @@ describe('loop-carried accumulators in registers', () => {
   ] as const)('f32 8x4, %s', async (_, N, K) => {
     const x = randomFloats(f32, [K], 11);
     const w = randomFloats(f32, [N, K], 12);
-    await expectExact(gemv(f32, 8, 4).compile().program, { x, w, y: poison(f32, [N]) });
+    await expectGemvExact(f32, 8, 4, x, w);
   });
 
   it('the carried loop computes no addresses per load', () => {
@@ -184,15 +147,8 @@ describe('loop-carried accumulators in registers', () => {
     ['f16 (decoded at pointer + offset)', f16, 2, 8],
   ] as const)('%s weights: every whole-byte dtype through pointers', async (_, wt, BN, BK) => {
     const [N, K] = [19, 8 * 13];
-    const r = rng(13);
-    const w = Tensor.zeros(wt, [N, K]);
     // Random patterns: NaN, Inf and subnormals included where the dtype has them.
-    for (let i = 0; i < w.size; i++) w.setPattern(i, randomInt(r, 0, 2 ** wt.bits - 1));
-    await expectExact(gemv(wt, BN, BK).compile().program, {
-      x: randomFloats(f32, [K], 14),
-      w,
-      y: poison(f32, [N]),
-    });
+    await expectGemvExact(wt, BN, BK, randomFloats(f32, [K], 14), randomPatterns(wt, [N, K], 13));
   });
 
   it('steps not known at compile time, negative and doubled steps', async () => {
@@ -234,21 +190,14 @@ describe('loop-carried accumulators in registers', () => {
       }
       store(y, [n0], acc.sum(1));
     `;
-    await expectExact(runtimeStep.compile().program, { x, w, y: poison(f32, [N]), S: 4 });
-    await expectExact(backwards.compile().program, { x, w, y: poison(f32, [N]) });
-    await expectExact(doubled.compile().program, { x, w, y: poison(f32, [N]) });
+    await expectExact(runtimeStep.compile().program, { x, w, y: poisoned(f32, [N]), S: 4 });
+    await expectExact(backwards.compile().program, { x, w, y: poisoned(f32, [N]) });
+    await expectExact(doubled.compile().program, { x, w, y: poisoned(f32, [N]) });
   });
 
   it('f8e4m3 weights: pointers with unpack.ts decoding', async () => {
     const [N, K] = [21, 64];
-    const r = rng(17);
-    const w = Tensor.zeros(f8e4m3, [N, K]);
-    for (let i = 0; i < w.size; i++) w.setPattern(i, randomInt(r, 0, 255));
-    await expectExact(gemv(f8e4m3, 8, 4).compile().program, {
-      x: randomFloats(f32, [K], 18),
-      w,
-      y: poison(f32, [N]),
-    });
+    await expectGemvExact(f8e4m3, 8, 4, randomFloats(f32, [K], 18), randomPatterns(f8e4m3, [N, K], 17));
   });
 
   it('a register tile read every iteration, two chunks per row', async () => {
@@ -277,7 +226,7 @@ describe('loop-carried accumulators in registers', () => {
       x: randomFloats(f32, [K], 19),
       w: randomFloats(f32, [N, K], 20),
       bias: randomFloats(f32, [N, 8], 21),
-      y: poison(f32, [N]),
+      y: poisoned(f32, [N]),
     });
   });
 
@@ -285,7 +234,7 @@ describe('loop-carried accumulators in registers', () => {
     const [N, K] = [9, 256];
     const x = randomFloats(f32, [K], 5);
     const w = randomFloats(f32, [N, K], 6);
-    await expectExact(gemv(f32, 8, 128).compile().program, { x, w, y: poison(f32, [N]) }, false);
+    await expectGemvExact(f32, 8, 128, x, w, false);
     const halves = kernel({
       name: 'halves',
       params: { x: global(f32, ['K']), w: global(f32, ['N', 'K']), y: global(f32, ['N'], 'write') },
@@ -300,6 +249,6 @@ describe('loop-carried accumulators in registers', () => {
       }
       store(y, [n0], acc.sum(1));
     `;
-    await expectExact(halves.compile().program, { x, w, y: poison(f32, [N]) }, false);
+    await expectExact(halves.compile().program, { x, w, y: poisoned(f32, [N]) }, false);
   });
 });

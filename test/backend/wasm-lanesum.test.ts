@@ -4,57 +4,17 @@
 // row. Covered: rows unrolled (5) and not (20, an outer loop), the summed value also stored for
 // later, whole-word sub-byte rows feeding the sum (gemvGrouped), rows at odd bit phases, edge tiles,
 // 1 and 2 threads, outputs poisoned. Every output bit-exact against the interpreter.
-import binaryen from 'binaryen';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileWasm, fromBase64 } from '../../dsl/backend/wasm/index.js';
+import { describe, expect, it } from 'vitest';
+import { compileWasm } from '../../dsl/backend/wasm/index.js';
 import { type DType, f4e2m1, f16, f32, i3, i4, i7, u1, u2, u4 } from '../../dsl/dtype.js';
 import { global, kernel } from '../../dsl/index.js';
-import { interpret } from '../../dsl/interp/interpret.js';
-import type { Program } from '../../dsl/ir/program.js';
 import { Tensor } from '../../dsl/tensor.js';
-import { createWasmDevice, type WasmDevice } from '../../runtime/index.js';
 import { randomInt, rng } from '../helpers/random.js';
 import { gemvGrouped } from '../lang/kernels/gemv.js';
+import { poisoned } from './differential.js';
+import { expectExactOnDevices, moduleText, suiteWasmDevices } from './wasm-differential.js';
 
-const devices: WasmDevice[] = [];
-
-beforeAll(async () => {
-  devices.push(await createWasmDevice({ threads: 1 }), await createWasmDevice({ threads: 2 }));
-});
-
-afterAll(() => {
-  for (const d of devices) d.destroy();
-});
-
-async function expectExact(program: Program, args: Record<string, Tensor>): Promise<void> {
-  const want = Object.fromEntries(Object.entries(args).map(([k, v]) => [k, v.clone()]));
-  interpret(program, want);
-  const artifact = compileWasm(program);
-  const outs = program.params.filter((p) => p.kind === 'global' && p.access !== 'read').map((p) => p.name);
-  for (const [label, device] of [
-    ['1 thread', devices[0]],
-    ['2 threads', devices[1]],
-  ] as const) {
-    const dev = Object.fromEntries(Object.entries(args).map(([k, v]) => [k, device.upload(v)]));
-    await device.launch(artifact, dev);
-    for (const name of outs) {
-      const got = (await device.read(dev[name])).patterns();
-      const exp = want[name].patterns();
-      const bad: string[] = [];
-      for (let i = 0; i < exp.length && bad.length < 5; i++)
-        if (got[i] !== exp[i]) bad.push(`[${i}] got 0x${got[i].toString(16)} want 0x${exp[i].toString(16)}`);
-      expect(bad, `${name}, ${label}`).toEqual([]);
-    }
-    for (const v of Object.values(dev)) v.destroy();
-  }
-}
-
-function wat(program: Program): string {
-  const m = binaryen.readBinary(fromBase64(compileWasm(program).wasm));
-  const text = m.emitText();
-  m.dispose();
-  return text;
-}
+const devices = suiteWasmDevices();
 
 function randomF32(n: number, seed: number): number[] {
   const r = rng(seed);
@@ -62,10 +22,6 @@ function randomF32(n: number, seed: number): number[] {
   return Array.from({ length: n }, (_, i) =>
     i % 11 === 0 ? (i % 22 === 0 ? -0 : 0) : Math.fround(r() * 4 - 2),
   );
-}
-
-function poison(shape: number[]): Tensor {
-  return Tensor.zeros(f32, shape).fill(Number.NaN);
 }
 
 function laneSum(BR: number, BC: number, keep: boolean) {
@@ -100,17 +56,17 @@ describe('lane-wise sums at the end of fused runs', () => {
     const program = laneSum(BR, BC, keep).compile().program;
     if (!keep) {
       // The sum stays in v128 registers: no scalar add anywhere.
-      const text = wat(program);
+      const text = moduleText(compileWasm(program));
       expect(text).toMatch(/f32x4\.add/);
       expect(text).not.toMatch(/f32\.add/);
     }
     const a = Tensor.fromArray(f32, [R, C], randomF32(R * C, BR + BC));
     const b = Tensor.fromArray(f32, [C], randomF32(C, 7));
-    await expectExact(program, {
+    await expectExactOnDevices(devices, program, {
       a,
       b,
-      y: poison([R, Math.ceil(C / BC) * 4]),
-      z: poison([R, C]),
+      y: poisoned(f32, [R, Math.ceil(C / BC) * 4]),
+      z: poisoned(f32, [R, C]),
     });
   });
 
@@ -134,6 +90,11 @@ describe('lane-wise sums at the end of fused runs', () => {
     );
     const w = Tensor.zeros(wt, [N, K]);
     for (let i = 0; i < w.size; i++) w.setPattern(i, randomInt(r, 0, 2 ** wt.bits - 1));
-    await expectExact(gemvGrouped(wt, G, zero).compile().program, { x, w, s, y: poison([N]) });
+    await expectExactOnDevices(devices, gemvGrouped(wt, G, zero).compile().program, {
+      x,
+      w,
+      s,
+      y: poisoned(f32, [N]),
+    });
   });
 });

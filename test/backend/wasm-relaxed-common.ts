@@ -19,11 +19,6 @@ export function accumulateTolerance(terms: number, termBound: number, initBound:
 export const RELAXED_DOT = [0xfd, 0x92, 0x02] as const;
 export const RELAXED_MADD = [0xfd, 0x85, 0x02] as const;
 
-export function hasOpcode(bytes: Uint8Array, op: readonly number[]): boolean {
-  for (let i = 0; i + op.length <= bytes.length; i++) if (op.every((b, j) => bytes[i + j] === b)) return true;
-  return false;
-}
-
 /** c[M, N] = a[M, K] @ b[K, N] in `acc`, both cast to `op` first (dot operands share one dtype). */
 export function intMatmul(a: DType, b: DType, acc: DType, op: DType) {
   return kernel({

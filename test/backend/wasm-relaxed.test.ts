@@ -32,14 +32,9 @@ import {
   runBothOn,
   uniformF32,
 } from './differential.js';
-import {
-  accumulateTolerance,
-  hasOpcode,
-  intMatmul,
-  RELAXED_DOT,
-  RELAXED_MADD,
-  U,
-} from './wasm-relaxed-common.js';
+import { subbyteMatmul } from './dot-kernels.js';
+import { hasOpcode } from './wasm-differential.js';
+import { accumulateTolerance, intMatmul, RELAXED_DOT, RELAXED_MADD, U } from './wasm-relaxed-common.js';
 
 let device: WasmDevice;
 let baseline: WasmDevice;
@@ -157,28 +152,9 @@ describe('integer dot on i16x8.relaxed_dot_i8x16_i7x16_s (bit-exact)', () => {
   );
 });
 
-/** y = c + a · wᵀ with w's rows read in place by dot-subbyte.ts (4- or 8-bit weights, K steps of BK). */
-function subbyteMatmul(a: DType, w: DType, t: DType, BM: number, BN: number, BK: number) {
-  return kernel({
-    name: `rsubbyte_${a.name}_${w.name}_as_${t.name}`,
-    params: {
-      a: global(a, ['M', 'K']),
-      w: global(w, ['N', 'K']),
-      c: global(i32, ['M', 'N']),
-      y: global(i32, ['M', 'N'], 'write'),
-    },
-    consts: { BM, BN, BK },
-  })`
-    grid(cdiv(M, BM), cdiv(N, BN));
-    threads(32);
-    const m0 = blockIdx.x * BM;
-    const n0 = blockIdx.y * BN;
-    let acc = load(c, [m0, n0], [BM, BN]);
-    for (let k = 0; k < K; k += BK) {
-      acc = dot(load(a, [m0, k], [BM, BK]).to(${t}), load(w, [n0, k], [BN, BK]).to(${t}).transpose(), acc);
-    }
-    store(y, [m0, n0], acc);
-  `;
+/** dot-kernels.ts's sub-byte matmul into i32, w's rows read in place by dot-subbyte.ts. */
+function subbyteMatmulI32(a: DType, w: DType, t: DType, BM: number, BN: number, BK: number) {
+  return subbyteMatmul(a, w, t, i32, BM, BN, BK, `rsubbyte_${a.name}_${w.name}_as_${t.name}`);
 }
 
 describe('sub-byte dot with relaxed SIMD: nibbles in place on i16x8.relaxed_dot_i8x16_i7x16_s (bit-exact)', () => {
@@ -190,7 +166,7 @@ describe('sub-byte dot with relaxed SIMD: nibbles in place on i16x8.relaxed_dot_
 
   it('is off by default (slower on V8 11.3): the relaxed variant then has no relaxed dot', () => {
     expect(relaxedSubbyte.enabled).toBe(false);
-    const artifact = compileWasm(subbyteMatmul(i8, u4, i8, 1, 8, 64).compile().program, {
+    const artifact = compileWasm(subbyteMatmulI32(i8, u4, i8, 1, 8, 64).compile().program, {
       relaxedSimd: true,
     });
     expect(hasOpcode(fromBase64(artifact.wasm), RELAXED_DOT)).toBe(false);
@@ -221,7 +197,7 @@ describe('sub-byte dot with relaxed SIMD: nibbles in place on i16x8.relaxed_dot_
     ['u8 (not 7-bit): the baseline in-place dot', i16, u8, i16, 2, 11, 88, 2, 4, 48, false, false],
   ];
   it.each(cases)('%s', async (_, da, dw, t, M, N, K, BM, BN, BK, relaxed, extreme) => {
-    const program = subbyteMatmul(da, dw, t, BM, BN, BK).compile().program;
+    const program = subbyteMatmulI32(da, dw, t, BM, BN, BK).compile().program;
     relaxedSubbyte.enabled = true;
     let artifact: WasmArtifact;
     try {

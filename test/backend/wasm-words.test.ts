@@ -5,9 +5,8 @@
 // loop, and edge tiles the scratch fallback. Tile widths 52 and 136 leave a partial group at every
 // width (the word read runs past the tile row), and the last tiles are edge tiles on both dims.
 // Every output must equal the interpreter's bit for bit on 1 and 2 threads, outputs start poisoned.
-import binaryen from 'binaryen';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileWasm, fromBase64 } from '../../dsl/backend/wasm/index.js';
+import { describe, expect, it } from 'vitest';
+import { compileWasm } from '../../dsl/backend/wasm/index.js';
 import { wordDecodable, wordElements } from '../../dsl/backend/wasm/words.js';
 import {
   bool,
@@ -31,22 +30,13 @@ import {
   u7,
 } from '../../dsl/dtype.js';
 import { global, kernel } from '../../dsl/index.js';
-import { interpret } from '../../dsl/interp/interpret.js';
-import type { Program } from '../../dsl/ir/program.js';
 import { Tensor } from '../../dsl/tensor.js';
-import { createWasmDevice, type WasmDevice } from '../../runtime/index.js';
-import { randomInt, rng } from '../helpers/random.js';
+import { rng } from '../helpers/random.js';
 import { gemv } from '../lang/kernels/gemv.js';
+import { poisoned } from './differential.js';
+import { expectExactOnDevices, moduleText, randomPatterns, suiteWasmDevices } from './wasm-differential.js';
 
-const devices: WasmDevice[] = [];
-
-beforeAll(async () => {
-  devices.push(await createWasmDevice({ threads: 1 }), await createWasmDevice({ threads: 2 }));
-});
-
-afterAll(() => {
-  for (const d of devices) d.destroy();
-});
+const devices = suiteWasmDevices();
 
 const WIDTHS: readonly DType[] = [u1, i1, bool, u2, i2, u3, i3, u4, i4, u5, i5, u6, i6, u7, i7];
 
@@ -54,51 +44,6 @@ const WIDTHS: readonly DType[] = [u1, i1, bool, u2, i2, u3, i3, u4, i4, u5, i5, 
 const FLOATS: readonly DType[] = Array.from({ length: 6 }, (_, i) => i + 2).flatMap((k) =>
   Array.from({ length: k - 1 }, (_, e) => dtypeByName(`f${k}e${e + 1}m${k - 2 - e}`)!),
 );
-
-type Args = Record<string, Tensor>;
-
-/** Runs `program` on the interpreter and on both devices; every written tensor must match. */
-async function expectExact(program: Program, args: Args): Promise<void> {
-  const want = Object.fromEntries(Object.entries(args).map(([k, v]) => [k, v.clone()]));
-  interpret(program, want);
-  const artifact = compileWasm(program);
-  const outs = program.params.filter((p) => p.kind === 'global' && p.access !== 'read').map((p) => p.name);
-  for (const [label, device] of [
-    ['1 thread', devices[0]],
-    ['2 threads', devices[1]],
-  ] as const) {
-    const dev = Object.fromEntries(Object.entries(args).map(([k, v]) => [k, device.upload(v)]));
-    await device.launch(artifact, dev);
-    for (const name of outs) {
-      const got = (await device.read(dev[name])).patterns();
-      const exp = want[name].patterns();
-      const bad: string[] = [];
-      for (let i = 0; i < exp.length && bad.length < 5; i++)
-        if (got[i] !== exp[i]) bad.push(`[${i}] got 0x${got[i].toString(16)} want 0x${exp[i].toString(16)}`);
-      expect(bad, `${name}, ${label}`).toEqual([]);
-    }
-    for (const v of Object.values(dev)) v.destroy();
-  }
-}
-
-/** The module's text: what the word loop looks like in it. */
-function wat(program: Program): string {
-  const m = binaryen.readBinary(fromBase64(compileWasm(program).wasm));
-  const text = m.emitText();
-  m.dispose();
-  return text;
-}
-
-function randomBits(d: DType, shape: number[], seed: number): Tensor {
-  const r = rng(seed);
-  const t = Tensor.zeros(d, shape);
-  for (let i = 0; i < t.size; i++) t.setPattern(i, randomInt(r, 0, 2 ** d.bits - 1));
-  return t;
-}
-
-function poison(shape: number[]): Tensor {
-  return Tensor.zeros(f32, shape).fill(Number.NaN);
-}
 
 function scaled(d: DType, BC: number) {
   return kernel({
@@ -133,17 +78,17 @@ describe('whole-word unpacking of sub-byte rows', () => {
     '%s rows, tile widths 52 and 136',
     async (_, d) => {
       const [R, C] = [11, 8 * 41];
-      const w = randomBits(d, [R, C], 70 + d.bits + (d.kind === 'int' && d.signed ? 10 : 0));
+      const w = randomPatterns(d, [R, C], 70 + d.bits + (d.kind === 'int' && d.signed ? 10 : 0));
       // Every code occurs (floats: zeros, subnormals, Inf and NaN codes where the format has them).
       const seen = new Set(Array.from({ length: w.size }, (_, i) => w.getPattern(i)));
       expect(seen.size).toBe(2 ** d.bits);
       for (const BC of [52, 136]) {
         const program = scaled(d, BC).compile().program;
         // The word loop is there: a v128 read of the row feeding shuffles (planes) or swizzles.
-        const text = wat(program);
+        const text = moduleText(compileWasm(program));
         expect(text).toMatch(/v128\.load align=1/);
         expect(text).toMatch([1, 2, 4].includes(d.bits) ? /i8x16\.shuffle/ : /i8x16\.swizzle/);
-        await expectExact(program, { w, y: poison([R, C]) });
+        await expectExactOnDevices(devices, program, { w, y: poisoned(f32, [R, C]) });
       }
     },
   );
@@ -170,8 +115,13 @@ describe('whole-word unpacking of sub-byte rows', () => {
         [N, Math.ceil(K / G)],
         Array.from({ length: N * Math.ceil(K / G) }, () => 0.01 + 0.04 * r()),
       );
-      const w = randomBits(wt, [N, K], 6);
-      await expectExact(gemv(wt, G, zero).compile().program, { x, w, s, y: poison([N]) });
+      const w = randomPatterns(wt, [N, K], 6);
+      await expectExactOnDevices(devices, gemv(wt, G, zero).compile().program, {
+        x,
+        w,
+        s,
+        y: poisoned(f32, [N]),
+      });
     },
   );
 });

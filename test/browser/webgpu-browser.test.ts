@@ -18,6 +18,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compileWgsl } from '../../dsl/backend/wgsl/index.js';
 import { dtypeByName, f16, f32, i3, Tensor, u4, u32, type WgslArtifact } from '../../runtime/index.js';
 import { randomInt, rng } from '../helpers/random.js';
+import {
+  axpb,
+  COORDS,
+  GRID_FIELDS,
+  handWrittenArtifact,
+  U4_INC,
+  UNFOLD,
+  uniformStruct,
+} from '../helpers/wgsl-artifacts.js';
 import { gemv } from '../lang/kernels/gemv.js';
 import { softmax } from '../lang/kernels/softmax.js';
 import type { Job, PageApi, PageInfo, TensorData } from './page-entry.js';
@@ -283,68 +292,9 @@ function closeFailures(
   return failures;
 }
 
-// Hand-written artifacts, in the style of test/runtime/webgpu-device.test.ts.
+// Hand-written artifacts (test/helpers/wgsl-artifacts.ts, shared with test/runtime/webgpu-device.test.ts).
 
-const GRID_FIELDS: WgslArtifact['uniforms'] = ['grid_x', 'grid_y', 'grid_z', 'dispatch_x', 'dispatch_y'].map(
-  (name) => ({ name, source: 'grid', type: 'u32' }),
-);
-
-function struct(fields: WgslArtifact['uniforms']): string {
-  return `struct Uniforms { ${fields.map((f) => `${f.name}: ${f.type}`).join(', ')} }`;
-}
-
-/** WGSL that recovers (bx, by, bz) from a folded dispatch, returning from blocks past the grid. */
-const UNFOLD = `
-  let linear = wg.x + u.dispatch_x * (wg.y + u.dispatch_y * wg.z);
-  if (linear >= u.grid_x * u.grid_y * u.grid_z) { return; }
-  let bx = linear % u.grid_x;
-  let by = (linear / u.grid_x) % u.grid_y;
-  let bz = linear / (u.grid_x * u.grid_y);`;
-
-function artifact(
-  a: Omit<WgslArtifact, 'format' | 'version' | 'consts' | 'hash' | 'entryPoint' | 'features'>,
-): WgslArtifact {
-  return {
-    format: 'tilevm-wgsl',
-    version: 1,
-    consts: {},
-    entryPoint: 'main',
-    features: [],
-    ...a,
-    hash: a.kernel,
-  };
-}
-
-const AXPB_UNIFORMS: WgslArtifact['uniforms'] = [
-  { name: 'N', source: 'symbol', type: 'u32' },
-  { name: 'alpha', source: 'scalar', type: 'f32' },
-  { name: 'bias', source: 'scalar', type: 'f32' },
-  ...GRID_FIELDS,
-];
-
-/** y[i] = x[i] * alpha + bias, 64 threads a block. */
-const AXPB = artifact({
-  kernel: 'axpb',
-  threads: 64,
-  params: [
-    { kind: 'global', name: 'x', dtype: 'f32', shape: ['N'], access: 'read', binding: 0 },
-    { kind: 'global', name: 'y', dtype: 'f32', shape: ['N'], access: 'write', binding: 1 },
-    { kind: 'scalar', name: 'alpha', dtype: 'f32' },
-    { kind: 'scalar', name: 'bias', dtype: 'f32' },
-  ],
-  grid: ['cdiv(N, 64)'],
-  uniforms: AXPB_UNIFORMS,
-  uniformBinding: 2,
-  wgsl: `${struct(AXPB_UNIFORMS)}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<uniform> u: Uniforms;
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${UNFOLD}
-  let i = bx * 64u + lid;
-  if (i < u.N) { y[i] = x[i] * u.alpha + u.bias; }
-}`,
-});
+const AXPB = axpb();
 
 const DEQUANT_UNIFORMS: WgslArtifact['uniforms'] = [
   { name: 'N', source: 'symbol', type: 'u32' },
@@ -354,7 +304,7 @@ const DEQUANT_UNIFORMS: WgslArtifact['uniforms'] = [
 ];
 
 /** y[i] = (w[i] - zero) * scale: u4 weights, packed eight to a word, dequantized to f32. */
-const U4_DEQUANT = artifact({
+const U4_DEQUANT = handWrittenArtifact({
   kernel: 'u4_dequant',
   threads: 64,
   params: [
@@ -366,7 +316,7 @@ const U4_DEQUANT = artifact({
   grid: ['cdiv(N, 64)'],
   uniforms: DEQUANT_UNIFORMS,
   uniformBinding: 2,
-  wgsl: `${struct(DEQUANT_UNIFORMS)}
+  wgsl: `${uniformStruct(DEQUANT_UNIFORMS)}
 @group(0) @binding(0) var<storage, read> w: array<u32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> u: Uniforms;
@@ -376,48 +326,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (i >= u.N) { return; }
   let q = i32((w[i / 8u] >> (4u * (i % 8u))) & 15u);
   y[i] = f32(q - u.zero) * u.scale;
-}`,
-});
-
-/** y = x + 1 (wrapping) on u4 data, one thread per packed word; no uniforms at all. */
-const U4_INC = artifact({
-  kernel: 'u4_inc',
-  threads: 64,
-  params: [
-    { kind: 'global', name: 'x', dtype: 'u4', shape: ['N'], access: 'read', binding: 0 },
-    { kind: 'global', name: 'y', dtype: 'u4', shape: ['N'], access: 'write', binding: 1 },
-  ],
-  grid: ['cdiv(cdiv(N, 8), 64)'],
-  uniforms: [],
-  uniformBinding: 2,
-  wgsl: `@group(0) @binding(0) var<storage, read> x: array<u32>;
-@group(0) @binding(1) var<storage, read_write> y: array<u32>;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let w = gid.x;
-  if (w >= arrayLength(&y)) { return; }
-  var r = 0u;
-  for (var j = 0u; j < 8u; j++) { r |= (((x[w] >> (4u * j)) + 1u) & 15u) << (4u * j); }
-  y[w] = r;
-}`,
-});
-
-/** out[z, y, x] = x + 100 y + 10000 z, one single-thread block per element: a 3-D grid to fold. */
-const COORDS = artifact({
-  kernel: 'coords',
-  threads: 1,
-  params: [
-    { kind: 'global', name: 'out', dtype: 'u32', shape: ['C', 'B', 'A'], access: 'write', binding: 0 },
-  ],
-  grid: ['A', 'B', 'C'],
-  uniforms: GRID_FIELDS,
-  uniformBinding: 1,
-  wgsl: `${struct(GRID_FIELDS)}
-@group(0) @binding(0) var<storage, read_write> out: array<u32>;
-@group(0) @binding(1) var<uniform> u: Uniforms;
-@compute @workgroup_size(1)
-fn main(@builtin(workgroup_id) wg: vec3<u32>) {${UNFOLD}
-  out[(bz * u.grid_y + by) * u.grid_x + bx] = bx + 100u * by + 10000u * bz;
 }`,
 });
 

@@ -30,6 +30,15 @@ import {
   type WgslArtifact,
 } from '../../runtime/index.js';
 import { randomInt, rng } from '../helpers/random.js';
+import {
+  axpb,
+  COORDS,
+  GRID_FIELDS,
+  handWrittenArtifact,
+  U4_INC,
+  UNFOLD,
+  uniformStruct,
+} from '../helpers/wgsl-artifacts.js';
 
 let device: WebGpuDevice;
 let other: WebGpuDevice;
@@ -44,72 +53,6 @@ afterAll(() => {
   other?.destroy();
 });
 
-/** A uniform struct's WGSL: fields named as the artifact's uniforms. */
-function struct(fields: WgslArtifact['uniforms']): string {
-  return `struct Uniforms { ${fields.map((f) => `${f.name}: ${f.type}`).join(', ')} }`;
-}
-
-const GRID_FIELDS: WgslArtifact['uniforms'] = ['grid_x', 'grid_y', 'grid_z', 'dispatch_x', 'dispatch_y'].map(
-  (name) => ({ name, source: 'grid', type: 'u32' }),
-);
-
-/** WGSL that recovers (bx, by, bz) from a folded dispatch, returning from blocks past the grid. */
-const UNFOLD = `
-  let linear = wg.x + u.dispatch_x * (wg.y + u.dispatch_y * wg.z);
-  if (linear >= u.grid_x * u.grid_y * u.grid_z) { return; }
-  let bx = linear % u.grid_x;
-  let by = (linear / u.grid_x) % u.grid_y;
-  let bz = linear / (u.grid_x * u.grid_y);`;
-
-let hashes = 0;
-function artifact(
-  a: Omit<WgslArtifact, 'format' | 'version' | 'consts' | 'hash' | 'entryPoint' | 'features'> &
-    Partial<WgslArtifact>,
-): WgslArtifact {
-  return {
-    format: 'tilevm-wgsl',
-    version: 1,
-    consts: {},
-    entryPoint: 'main',
-    features: [],
-    ...a,
-    hash: `${a.kernel}-${++hashes}`, // always fresh: variants made by spreading compile anew
-  };
-}
-
-const AXPB_UNIFORMS: WgslArtifact['uniforms'] = [
-  { name: 'N', source: 'symbol', type: 'u32' },
-  { name: 'alpha', source: 'scalar', type: 'f32' },
-  { name: 'bias', source: 'scalar', type: 'f32' },
-  ...GRID_FIELDS,
-];
-
-/** y[i] = x[i] * alpha + bias, 64 threads a block. */
-function axpb(): WgslArtifact {
-  return artifact({
-    kernel: 'axpb',
-    threads: 64,
-    params: [
-      { kind: 'global', name: 'x', dtype: 'f32', shape: ['N'], access: 'read', binding: 0 },
-      { kind: 'global', name: 'y', dtype: 'f32', shape: ['N'], access: 'write', binding: 1 },
-      { kind: 'scalar', name: 'alpha', dtype: 'f32' },
-      { kind: 'scalar', name: 'bias', dtype: 'f32' },
-    ],
-    grid: ['cdiv(N, 64)'],
-    uniforms: AXPB_UNIFORMS,
-    uniformBinding: 2,
-    wgsl: `${struct(AXPB_UNIFORMS)}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<uniform> u: Uniforms;
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${UNFOLD}
-  let i = bx * 64u + lid;
-  if (i < u.N) { y[i] = x[i] * u.alpha + u.bias; }
-}`,
-  });
-}
-
 const ADD_ROWS_UNIFORMS: WgslArtifact['uniforms'] = [
   { name: 'M', source: 'symbol', type: 'u32' },
   { name: 'N', source: 'symbol', type: 'u32' },
@@ -118,7 +61,7 @@ const ADD_ROWS_UNIFORMS: WgslArtifact['uniforms'] = [
 ];
 
 /** c[m, n] = a[m, n] + b[n] + offset over a 2-D grid of 8x8 tiles (x along N, y along M). */
-const ADD_ROWS = artifact({
+const ADD_ROWS = handWrittenArtifact({
   kernel: 'add_rows',
   threads: 64,
   params: [
@@ -130,7 +73,7 @@ const ADD_ROWS = artifact({
   grid: ['cdiv(N, 8)', 'cdiv(M, 8)'],
   uniforms: ADD_ROWS_UNIFORMS,
   uniformBinding: 3,
-  wgsl: `${struct(ADD_ROWS_UNIFORMS)}
+  wgsl: `${uniformStruct(ADD_ROWS_UNIFORMS)}
 @group(0) @binding(0) var<storage, read> a: array<i32>;
 @group(0) @binding(1) var<storage, read> b: array<i32>;
 @group(0) @binding(2) var<storage, read_write> c: array<i32>;
@@ -140,48 +83,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let n = bx * 8u + lid % 8u;
   let m = by * 8u + lid / 8u;
   if (m < u.M && n < u.N) { c[m * u.N + n] = a[m * u.N + n] + b[n] + u.offset; }
-}`,
-});
-
-/** out[z, y, x] = x + 100 y + 10000 z, one single-thread block per element: a 3-D grid to fold. */
-const COORDS = artifact({
-  kernel: 'coords',
-  threads: 1,
-  params: [
-    { kind: 'global', name: 'out', dtype: 'u32', shape: ['C', 'B', 'A'], access: 'write', binding: 0 },
-  ],
-  grid: ['A', 'B', 'C'],
-  uniforms: GRID_FIELDS,
-  uniformBinding: 1,
-  wgsl: `${struct(GRID_FIELDS)}
-@group(0) @binding(0) var<storage, read_write> out: array<u32>;
-@group(0) @binding(1) var<uniform> u: Uniforms;
-@compute @workgroup_size(1)
-fn main(@builtin(workgroup_id) wg: vec3<u32>) {${UNFOLD}
-  out[(bz * u.grid_y + by) * u.grid_x + bx] = bx + 100u * by + 10000u * bz;
-}`,
-});
-
-/** y = x + 1 (wrapping) on u4 data, one thread per packed word; no uniforms at all. */
-const U4_INC = artifact({
-  kernel: 'u4_inc',
-  threads: 64,
-  params: [
-    { kind: 'global', name: 'x', dtype: 'u4', shape: ['N'], access: 'read', binding: 0 },
-    { kind: 'global', name: 'y', dtype: 'u4', shape: ['N'], access: 'write', binding: 1 },
-  ],
-  grid: ['cdiv(cdiv(N, 8), 64)'],
-  uniforms: [],
-  uniformBinding: 2,
-  wgsl: `@group(0) @binding(0) var<storage, read> x: array<u32>;
-@group(0) @binding(1) var<storage, read_write> y: array<u32>;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let w = gid.x;
-  if (w >= arrayLength(&y)) { return; }
-  var r = 0u;
-  for (var j = 0u; j < 8u; j++) { r |= (((x[w] >> (4u * j)) + 1u) & 15u) << (4u * j); }
-  y[w] = r;
 }`,
 });
 
@@ -506,7 +407,7 @@ describe('launch argument errors', () => {
 
 describe('shader errors', () => {
   it('reports a WGSL compile error naming the kernel', async () => {
-    const broken = artifact({
+    const broken = handWrittenArtifact({
       ...U4_INC,
       kernel: 'broken',
       wgsl: U4_INC.wgsl.replace('var r = 0u;', 'var r = ;'),
@@ -521,7 +422,7 @@ describe('shader errors', () => {
   });
 
   it('reports a pipeline validation error naming the kernel', async () => {
-    const wrongEntry = artifact({ ...U4_INC, kernel: 'wrong_entry', entryPoint: 'nope' });
+    const wrongEntry = handWrittenArtifact({ ...U4_INC, kernel: 'wrong_entry', entryPoint: 'nope' });
     await expect(
       device.launch(wrongEntry, { x: device.tensor(u4, [8]), y: device.tensor(u4, [8]) }),
     ).rejects.toThrow(/^kernel 'wrong_entry': creating its compute pipeline failed: .*nope/s);

@@ -1,7 +1,7 @@
 // Integer `dot` straight from packed global weights: the pattern of the quantized matmul's integer
 // path,
 //
-//   L = load_global(w)   (4- or 8-bit ints, no mask, out-of-range lanes read 0)
+//   L = load_global(w)   (ints of 1..8 bits, no mask, out-of-range lanes read 0)
 //   C = cast(L)          (optional; to an int dtype that holds every value of L's)
 //   T = transpose(C)     ([BN, K] -> [K, BN])
 //   d = dot(a, T, c)     (a: int tile, c: int accumulator)
@@ -9,7 +9,8 @@
 // with L, C and T each written once and read only by the next step, all in one body with no scalar
 // assignment, loop or branch between the load and the dot. The load, cast and transpose emit
 // nothing (emitBody asks `skippedBySubbyteDot`); the dot reads the weights where they lie, one v128
-// per 32 u4/i4 or 16 u8/i8 weights, and never materializes the [BN, K] tile in scratch.
+// per 32 u4/i4 or 16 u8/i8 weights (other widths: dot-fields.ts), and never materializes the [BN, K]
+// tile in scratch.
 //
 // - 4-bit weights (a in -128..127): each 16-bit lane holds four nibbles, isolated in place with the
 //   masks 0x000F, 0x00F0, 0x0F00 and a shift by 12, so a nibble at bit 4r is worth q * 16^r. Rows of
@@ -19,20 +20,28 @@
 //   are biased by xor 0x8888 (q + 8) and 8 sum(a) subtracted at the end.
 // - 8-bit weights (a in -32768..32767): i8x16 widened to two i16x8 (sign or zero), against a's row
 //   narrowed to i16, contiguous.
+// - 1, 2, 3, 5, 6 and 7 bits (a in -128..127): the same scaled scheme with the field layouts of
+//   dot-fields.ts: each weight isolated in place at bit o <= 7 of its i16 lane by an AND (after an
+//   i8x16.swizzle per 8 weights for 3, 5, 6, 7 bits, whose fields straddle bytes), against planes of
+//   a built once per dot with each lane pre-multiplied by 2^(8 - o); the scaled sums are shifted
+//   down before they could overflow i32 (every 2048 weights at 7 bits, more below). Signed weights
+//   are biased by XOR with the fields' sign bits (q + 2^(w - 1)) and 2^(w - 1) sum(a) subtracted.
 // - Relaxed SIMD (relaxedSubbyte.enabled and a relaxed compilation), 4-bit weights: a's rows are
 //   split into two i8 planes, its even and odd elements of each 32, against each byte's low and high
 //   nibble (0..15, valid 7-bit operands of i16x8.relaxed_dot_i8x16_i7x16_s, so every engine computes
 //   the same exact pair sums); the i16 sums run for as many chunks as cannot overflow (4 for i8 a:
 //   4 * 4 * 15 * 128 < 32768), then widen into i32 by i32x4.dot_i16x8_s against ones.
-// Rows of the weight tile that lie wholly inside the tensor (and, for 4 bits, start on a byte) take
-// this path; other rows, and the K % 32 (or 16) tail, are summed element by element with the
-// load's bounds (when K is whole chunks, a block on the vector path writes c + sum straight to dst
-// and skips that per-row code). The sums are exact, so wrapping once into c's dtype at the end
-// equals the interpreter's result (dot.ts).
+// Rows of the weight tile that lie wholly inside the tensor (and, below 8 bits, start on a byte or
+// a group of 8 weights; with 3 bits, whose loads read 4 bytes past the chunk, end that far before
+// the tensor's end) take this path; other rows, and the K % chunk tail, are summed element by
+// element with the load's bounds (when K is whole chunks, a block on the vector path writes c + sum
+// straight to dst and skips that per-row code). The sums are exact, so wrapping once into c's dtype
+// at the end equals the interpreter's result (dot.ts).
 import binaryen from 'binaryen';
 import type { DType, IntDType } from '../../dtype.js';
 import type { Cast, Dot, LoadGlobal, Program, Stmt, TileVar, Transpose } from '../../ir/program.js';
 import type { Gen } from './context.js';
+import { fieldLayout, i16Bytes } from './dot-fields.js';
 import type { Ref, Val } from './fn.js';
 import { wrapInt } from './formats.js';
 import { countVars } from './fuse-plan.js';
@@ -46,7 +55,8 @@ interface Chain {
   readonly load: LoadGlobal;
   readonly cast?: Cast;
   readonly transpose: Transpose;
-  readonly bits: 4 | 8;
+  /** The weights' width, 1..8. */
+  readonly bits: number;
 }
 
 interface Plan {
@@ -125,15 +135,15 @@ function match(
   if (src?.s.op !== 'load_global') return undefined;
   const load = src.s;
   const w = load.dst.type.dtype;
-  if (w.kind !== 'int' || (w.bits !== 4 && w.bits !== 8)) return undefined;
+  if (w.kind !== 'int' || w.bits > 8) return undefined;
   if (load.mask || (load.other ?? 0) !== 0) return undefined;
   const param = program.params.find((p) => p.name === load.param);
   if (param?.kind !== 'global' || param.shape.length !== 2 || param.access !== 'read') return undefined;
   // The cast must keep every weight value (a widening).
   if (cast && !within(w, ...(intRange(cast.dst.type.dtype) ?? [1, 0]))) return undefined;
-  // a must fit the planes: i8 for nibbles (pre-multiplied by 256), i16 for bytes.
+  // a must fit the planes: i8 below 8 bits (pre-multiplied by up to 256), i16 for bytes.
   const a = d.a.type.dtype;
-  if (w.bits === 4 ? !within(a, -128, 127) : !within(a, -32768, 32767)) return undefined;
+  if (w.bits < 8 ? !within(a, -128, 127) : !within(a, -32768, 32767)) return undefined;
   // Nothing between the load and the dot may change what the load's offsets evaluate to.
   const dotAt = body.indexOf(d);
   for (let i = src.i + 1; i < dotAt; i++) {
@@ -182,15 +192,23 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
   const acc = s.c.type.dtype as IntDType;
   const w = chain.load.dst.type.dtype as IntDType;
   const nibble = chain.bits === 4;
-  const per = nibble ? 32 : 16; // weights per v128
+  // 1, 2, 3, 5, 6, 7 bits: weights isolated in place by masks (dot-fields.ts).
+  const layout = chain.bits < 8 && !nibble ? fieldLayout(chain.bits) : undefined;
+  const per = nibble ? 32 : (layout?.per ?? 16); // weights per v128
+  const stride = layout?.bytes ?? 16; // bytes of weights per chunk
   // Relaxed nibbles: two i8 planes (a's even and odd elements) against each byte's low and high
   // nibble (0..15, valid 7-bit operands), summed in i16 for `seg` chunks, then widened.
   const relaxed = nibble && relaxedSubbyte.enabled && relaxedEnabled(g);
-  const planes = nibble && !relaxed ? 4 : 2;
+  const planes = layout ? layout.passes.length : nibble && !relaxed ? 4 : 2;
   const aRange = intRange(s.a.type.dtype)!;
   const aMax = Math.max(1, -aRange[0], aRange[1]);
   // Each i16 lane gains 4 products of at most 15 aMax per chunk (two pairs, two planes).
   const seg = Math.max(1, Math.floor(32767 / (4 * 15 * aMax)));
+  // Field chunks before the scaled sums (each dot adds two products of at most (2^w - 1) aMax 2^8
+  // to a lane) are shifted down, short of i32 overflow.
+  const fieldSegment = layout
+    ? Math.max(1, Math.floor(2147483647 / (planes * 2 * (2 ** chain.bits - 1) * aMax * 256)))
+    : 0;
   const chunks = Math.floor(K / per);
   const info = g.globals.get(chain.load.param)!;
   const aBase = g.buf(s.a);
@@ -226,10 +244,43 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
     return m.v128.store(p.off, 16, p.at, v);
   };
   const signedNibbles = nibble && w.signed;
+  const signedFields = layout !== undefined && w.signed;
+  /** Field planes of chunk c of a's row i: each pass's activations, lane-scaled by 2^(8 - o). */
+  const fieldPlanes = (i: Val, c: Val): Ref[] => {
+    const stmts: Ref[] = [];
+    layout!.passes.forEach((pass, p) => {
+      const e0 = pass.elems[0];
+      let u: Ref;
+      if (pass.elems.every((x, j) => x === e0 + j) && e0 % 4 === 0) {
+        u = m.i16x8.narrow_i32x4_s(loadA(i, c, e0 / 4), loadA(i, c, e0 / 4 + 1));
+      } else {
+        // A gather: each lane's i16 is the low half of a's i32 element (empty lanes stay 0).
+        u = m.v128.const(new Array(16).fill(0));
+        pass.elems.forEach((x, j) => {
+          if (x < 0) return;
+          const at = aAt(i, c, 0);
+          u = m.v128.load16_lane(at.off + 4 * x, 2, j, at.at, u);
+        });
+      }
+      stmts.push(f.set(e[0], u));
+      if (signedFields) {
+        stmts.push(f.set(sumv, m.i32x4.add(f.get(sumv), m.i32x4.extadd_pairwise_i16x8_s(f.get(e[0])))));
+      }
+      const sh = pass.shifts[0];
+      const scaled = pass.shifts.every((x) => x === sh)
+        ? sh === 0
+          ? f.get(e[0])
+          : m.i16x8.shl(f.get(e[0]), I.const(sh))
+        : m.i16x8.mul(f.get(e[0]), m.v128.const(i16Bytes(pass.shifts.map((x) => 1 << x))));
+      stmts.push(storeXp(i, c, p, scaled));
+    });
+    return stmts;
+  };
   out.push(
     ...f.repeat(M, (i) => [
       f.set(sumv, m.i32x4.splat(I.const(0))),
       ...f.repeat(chunks, (c) => {
+        if (layout) return fieldPlanes(i, c);
         if (!nibble) {
           return [0, 1].map((h) =>
             storeXp(i, c, h, m.i16x8.narrow_i32x4_s(loadA(i, c, 2 * h), loadA(i, c, 2 * h + 1))),
@@ -285,6 +336,11 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
   const addrs = Array.from({ length: NB }, () => f.local(i32));
   const v = Array.from({ length: NB }, () => f.local(v128));
   const fields = Array.from({ length: planes }, () => f.local(v128));
+  const hv = Array.from({ length: NB }, () => f.local(v128)); // field views: v >>u 8 per i16 lane
+  // Fields: each row's further loads of the chunk (layout.loads beyond the first).
+  const vx = Array.from({ length: NB }, () =>
+    Array.from({ length: Math.max(0, (layout?.loads.length ?? 1) - 1) }, () => f.local(v128)),
+  );
   const xpl = Array.from({ length: planes }, () => f.local(v128)); // a's planes of the current chunk
   const accs = Array.from({ length: MB * NB }, () => f.local(v128));
   const scaled = Array.from({ length: MB * NB }, () => f.local(v128));
@@ -298,8 +354,15 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
   const sumAt = (t: number, r: number) => I.add(f.get(g.scratch), I.const(sums + (t * NB + r) * 4));
 
   /** The fields (plane values) of weight vector `x`, as expressions (each used once) or locals. */
-  const fieldsOf = (x: Val, keep: boolean): { stmts: Ref[]; get: (r: number) => Ref } => {
+  const fieldsOf = (xs: readonly Val[], h: Val, keep: boolean): { stmts: Ref[]; get: (r: number) => Ref } => {
+    const x = xs[0];
     const make = (r: number): Ref => {
+      if (layout) {
+        const pass = layout.passes[r];
+        let view = pass.view === 1 ? h() : xs[pass.load]();
+        if (pass.swizzle) view = m.i8x16.swizzle(view, m.v128.const([...pass.swizzle]));
+        return m.v128.and(view, m.v128.const(i16Bytes(pass.masks)));
+      }
       if (relaxed) {
         const v = r === 0 ? x() : m.i16x8.shr_u(x(), I.const(4));
         return m.v128.and(v, splat8(0x0f));
@@ -335,15 +398,34 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
         ),
       ),
     ];
-    if (nibble) {
-      // Every row of the block starts on a byte: the first does, and rows are whole bytes apart.
-      const odd = nb > 1 ? I.and(I.or(f.get(elem), cols()), I.const(1)) : I.and(f.get(elem), I.const(1));
+    if (nibble || layout) {
+      // Every row of the block starts on a byte (fields: on a group, field 0 at bit 0): the first
+      // does, and rows are whole groups apart.
+      const unit = nibble ? 1 : 8 / gcd(chain.bits, 8) - 1;
+      const odd =
+        nb > 1 ? I.and(I.or(f.get(elem), cols()), I.const(unit)) : I.and(f.get(elem), I.const(unit));
       out.push(f.set(fast, I.and(f.get(fast), I.eqz(odd))));
+    }
+    if (layout && layout.over > 0 && chunks > 0) {
+      // The last chunk's load reads `over` bytes past it: they must lie inside the tensor (the
+      // rows after the block's hold at least `past` more elements).
+      const last = I.add(I.add(f.get(elem), I.mul(cols(), I.const(nb - 1))), I.const(chunks * per));
+      const past = Math.ceil((8 * layout.over) / chain.bits);
+      out.push(f.set(fast, I.and(f.get(fast), I.le_s(I.add(last, I.const(past)), I.mul(rows(), cols())))));
     }
     const vector: Ref[] = [];
     for (let r = 0; r < nb; r++) {
-      const e = I.add(f.get(elem), I.mul(cols(), I.const(r)));
-      vector.push(f.set(addrs[r], I.add(f.get(info.base), nibble ? I.shr_u(e, I.const(1)) : e)));
+      const e = () => I.add(f.get(elem), I.mul(cols(), I.const(r)));
+      const byte = nibble
+        ? I.shr_u(e(), I.const(1))
+        : layout
+          ? // (e / 8) w + (e % 8) w / 8, without overflowing i32 for large tensors
+            I.add(
+              I.mul(I.shr_u(e(), I.const(3)), I.const(chain.bits)),
+              I.shr_u(I.mul(I.and(e(), I.const(7)), I.const(chain.bits)), I.const(3)),
+            )
+          : e();
+      vector.push(f.set(addrs[r], I.add(f.get(info.base), byte)));
     }
     for (let i0 = 0; i0 < M; i0 += MB) {
       const ids = Array.from({ length: Math.min(MB, M - i0) }, (_, t) => i0 + t);
@@ -352,10 +434,21 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
       const pairs = ids.flatMap((_, t) => Array.from({ length: nb }, (_, r) => [t, r] as const));
       vector.push(...pairs.map(([t, r]) => f.set(accOf(t, r), m.i32x4.splat(I.const(0)))));
       const add = relaxed ? (p: Ref, q: Ref) => m.i16x8.add(p, q) : (p: Ref, q: Ref) => m.i32x4.add(p, q);
-      /** One chunk (32 nibbles or 16 bytes) of the block's weight rows into target(t, r). */
+      /** One chunk (one or two v128 of weights) of the block's weight rows into target(t, r). */
       const step = (cc: number, target: (t: number, r: number) => number): Ref[] => {
         const stmts: Ref[] = [];
         for (let r = 0; r < nb; r++) {
+          if (layout) {
+            // The chunk's loads (two for 5-, 6- and 7-bit chunks) and, for 1 and 2 bits, v >>u 8.
+            const at = () => I.add(f.get(addrs[r]), I.mul(f.get(cc), I.const(stride)));
+            layout.loads.forEach((off, l) => {
+              let x = m.v128.load(off, 1, at());
+              if (signedFields) x = m.v128.xor(x, m.v128.const([...layout.signs[l]]));
+              stmts.push(f.set(l === 0 ? v[r] : vx[r][l - 1], x));
+            });
+            if (layout.shifted) stmts.push(f.set(hv[r], m.i16x8.shr_u(f.get(v[r]), I.const(8))));
+            continue;
+          }
           let x = m.v128.load(0, 1, I.add(f.get(addrs[r]), I.shl(f.get(cc), I.const(4))));
           if (nibble && w.signed) x = m.v128.xor(x, splat16(0x8888 - 0x10000));
           stmts.push(f.set(v[r], x));
@@ -374,7 +467,8 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
           }
         }
         for (let r = 0; r < nb; r++) {
-          const fl = fieldsOf(f.val(v[r]), ids.length > 1);
+          const loaded = [v[r], ...vx[r]].map((q) => f.val(q));
+          const fl = fieldsOf(loaded, f.val(hv[r]), ids.length > 1);
           stmts.push(...fl.stmts);
           ids.forEach((i, t) => {
             let sum: Ref | undefined;
@@ -412,10 +506,12 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
           ...(chunks % seg > 0 ? segment(chunks % seg) : []),
         );
       }
-      for (let c0 = 0; !relaxed && c0 < chunks; c0 += SEGMENT) {
-        const count = Math.min(SEGMENT, chunks - c0);
-        const target = nibble ? scl : accOf;
-        if (nibble) vector.push(...pairs.map(([t, r]) => f.set(scl(t, r), m.i32x4.splat(I.const(0)))));
+      const scaledSums = nibble || layout !== undefined;
+      const segment = layout ? fieldSegment : SEGMENT;
+      for (let c0 = 0; !relaxed && c0 < chunks; c0 += segment) {
+        const count = Math.min(segment, chunks - c0);
+        const target = scaledSums ? scl : accOf;
+        if (scaledSums) vector.push(...pairs.map(([t, r]) => f.set(scl(t, r), m.i32x4.splat(I.const(0)))));
         const cc = f.local(i32);
         vector.push(
           f.set(cc, I.const(c0)),
@@ -425,7 +521,7 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
             () => f.bump(cc, 1),
           ),
         );
-        if (nibble) {
+        if (scaledSums) {
           vector.push(
             ...pairs.map(([t, r]) =>
               f.set(
@@ -441,7 +537,12 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
       const dstAt = (i: number, r: number) =>
         I.add(f.get(g.scratch), I.shl(I.add(I.const(i * N + r), f.get(n)), I.const(2)));
       ids.forEach((i, t) => {
-        const bias = () => I.shl(I.load(xsum, 4, I.add(f.get(g.scratch), I.const(i * 4))), I.const(3));
+        // The weights' bias times sum(a): 8 for nibbles, 2^(w - 1) for fields.
+        const bias = () =>
+          I.shl(
+            I.load(xsum, 4, I.add(f.get(g.scratch), I.const(i * 4))),
+            I.const(nibble ? 3 : chain.bits - 1),
+          );
         if (nb === 4) {
           const [a0, a1, a2, a3] = [0, 1, 2, 3].map((r) => f.val(accOf(t, r)));
           const t01 = m.i32x4.add(
@@ -458,7 +559,7 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
             shuffle32(m, get01(), get23(), [0, 2, 4, 6]),
             shuffle32(m, get01(), get23(), [1, 3, 5, 7]),
           );
-          if (signedNibbles) tot = m.i32x4.sub(tot, m.i32x4.splat(bias()));
+          if (signedNibbles || signedFields) tot = m.i32x4.sub(tot, m.i32x4.splat(bias()));
           if (!noTail) {
             vector.push(s01, s23, m.v128.store(0, 4, sumAt(t, 0), tot));
           } else if (acc.bits === 32) {
@@ -475,7 +576,7 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
         } else {
           for (let r = 0; r < nb; r++) {
             let tot = sumLanes(g, f.val(accOf(t, r)));
-            if (signedNibbles) tot = I.sub(tot, bias());
+            if (signedNibbles || signedFields) tot = I.sub(tot, bias());
             if (!noTail) {
               vector.push(I.store(0, 4, sumAt(t, r), tot));
             } else {
@@ -503,7 +604,9 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
           ...ids.map((_, t) =>
             f.set(
               acc0[t],
-              noTail ? I.const(0) : m.select(f.get(fast), I.load(0, 4, sumAt(t, r)), I.const(0)),
+              noTail || chunks === 0
+                ? I.const(0)
+                : m.select(f.get(fast), I.load(0, 4, sumAt(t, r)), I.const(0)),
             ),
           ),
           f.set(k, noTail ? I.const(0) : m.select(f.get(fast), I.const(chunks * per), I.const(0))),
@@ -586,4 +689,8 @@ function sumLanes(g: Gen, x: Val): Ref {
   let s: Ref = g.m.i32x4.extract_lane(x(), 0);
   for (let lane = 1; lane < 4; lane++) s = I.add(s, g.m.i32x4.extract_lane(x(), lane));
   return s;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
 }

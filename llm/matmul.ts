@@ -54,7 +54,8 @@ export interface MatmulPlan {
 
 export interface MatmulOptions {
   /**
-   * Default: 'int8' on WASM for M <= 8 with 4- or 8-bit int weights (where it pays), else 'float'.
+   * Default: 'int8' on WASM for M <= 8 with int weights of 1..7 bits, M <= 4 with 8-bit ones (where
+   * it pays), else 'float'.
    * 'int8' is available wherever the weights have an integer form (ints, f4e2m1, f5e2m2, f6e2m3, f6e3m2).
    */
   readonly path?: MatmulPath;
@@ -96,14 +97,16 @@ function chooseQB(group: number, k: number, backend: 'wasm' | 'webgpu'): number 
 }
 
 /**
- * Where the int8 path pays by default: WASM decode (M <= 8) with 4- or 8-bit integer weights, whose
- * dots read the packed weights in place (dot-subbyte.ts); measured 5-7x faster than the float path
- * for u4/g128 4096x4096 at M = 1 (docs/llm.md). Everything else, and any explicit `path`, as asked.
+ * Where the int8 path pays by default: WASM decode (M <= 8) with integer weights of 1 to 8 bits,
+ * whose dots read the packed weights in place (dot-subbyte.ts); measured 1.8-3.5x faster than the
+ * float path for every width, signed and unsigned, at 4096x4096/g128 and M = 1, and 1.2-2.2x at
+ * M = 2..8 below 8 bits. 8-bit weights only up to M = 4: at M = 8 their int8 path ran 1.2x slower
+ * than the float path (docs/llm.md). Everything else, and any explicit `path`, as asked.
  */
 function defaultPath(m: number, format: QuantFormat, backend: 'wasm' | 'webgpu'): MatmulPath {
   const w = format.weight;
-  const fast = w.kind === 'int' && (w.bits === 4 || w.bits === 8);
-  return backend === 'wasm' && m <= 8 && fast ? 'int8' : 'float';
+  const fast = w.kind === 'int' && (w.bits < 8 ? m <= 8 : w.bits === 8 && m <= 4);
+  return backend === 'wasm' && fast ? 'int8' : 'float';
 }
 
 /** Chooses kernel, tiles and split-K for an [M, K] x [N, K]ᵀ product. */

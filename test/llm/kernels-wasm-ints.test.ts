@@ -54,7 +54,7 @@ describe('quantizedMatmul on WASM, integer weights, float path', () => {
         const qm = randomQuantizedMatrix(format, N, K, seed);
         for (const m of MS) {
           const x = randomActivations(seed % 3 ? f32 : f16, m, K, seed * 7 + m);
-          // The float path explicitly: the default for 4- and 8-bit weights at M <= 8 is the int8 path.
+          // The float path explicitly: the default for int weights at M <= 8 is the int8 path.
           const r = await checkMatmul(device, x, qm, { path: 'float' }, `${weight.name}/g${group}/M${m}`);
           expect(r.worst).toBeLessThanOrEqual(1);
         }

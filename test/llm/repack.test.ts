@@ -63,14 +63,15 @@ describe('repackIntScalesKernel', () => {
 
 describe('default path', () => {
   const fmt = (weight: QuantFormat['weight']): QuantFormat => ({ weight, group: 128, scale: 'f16' });
-  it('is int8 on WASM for M <= 8 with 4- or 8-bit int weights, float otherwise', () => {
-    for (const w of [dt.u4, dt.i4, dt.u8, dt.i8]) {
+  it('is int8 on WASM for M <= 8 with int weights (8-bit: M <= 4), float otherwise', () => {
+    for (const w of [dt.u1, dt.i2, dt.u3, dt.u4, dt.i4, dt.i5, dt.u6, dt.i7, dt.u8, dt.i8]) {
       expect(planQuantizedMatmul(1, 64, 4096, fmt(w), 'wasm').path).toBe('int8');
-      expect(planQuantizedMatmul(8, 64, 4096, fmt(w), 'wasm').path).toBe('int8');
+      expect(planQuantizedMatmul(4, 64, 4096, fmt(w), 'wasm').path).toBe('int8');
+      expect(planQuantizedMatmul(8, 64, 4096, fmt(w), 'wasm').path).toBe(w.bits === 8 ? 'float' : 'int8');
       expect(planQuantizedMatmul(9, 64, 4096, fmt(w), 'wasm').path).toBe('float');
       expect(planQuantizedMatmul(1, 64, 4096, fmt(w), 'webgpu').path).toBe('float');
     }
-    for (const w of [dt.u3, dt.i5, dt.f4e2m1])
+    for (const w of [dt.f4e2m1, dt.f6e2m3, dt.f8e4m3])
       expect(planQuantizedMatmul(1, 64, 4096, fmt(w), 'wasm').path).toBe('float');
     expect(planQuantizedMatmul(1, 64, 4096, fmt(dt.u4), 'wasm', { path: 'float' }).path).toBe('float');
   });

@@ -164,12 +164,26 @@ describe('sub-byte dot with relaxed SIMD: nibbles in place on i16x8.relaxed_dot_
   });
   afterAll(() => single?.destroy());
 
-  it('is off by default (slower on V8 11.3): the relaxed variant then has no relaxed dot', () => {
-    expect(relaxedSubbyte.enabled).toBe(false);
-    const artifact = compileWasm(subbyteMatmulI32(i8, u4, i8, 1, 8, 64).compile().program, {
-      relaxedSimd: true,
-    });
-    expect(hasOpcode(fromBase64(artifact.wasm), RELAXED_DOT)).toBe(false);
+  it('is on by default; relaxedNibbleDot: false (or relaxedSubbyte.enabled = false) keeps it out', () => {
+    expect(relaxedSubbyte.enabled).toBe(true);
+    const program = subbyteMatmulI32(i8, u4, i8, 1, 8, 64).compile().program;
+    const relaxedDot = (options: Parameters<typeof compileWasm>[1]) =>
+      hasOpcode(fromBase64(compileWasm(program, { relaxedSimd: true, ...options }).wasm), RELAXED_DOT);
+    expect(relaxedDot({})).toBe(true);
+    expect(relaxedDot({ relaxedNibbleDot: false })).toBe(false);
+    relaxedSubbyte.enabled = false;
+    try {
+      expect(relaxedDot({})).toBe(false);
+      expect(relaxedDot({ relaxedNibbleDot: true })).toBe(true);
+    } finally {
+      relaxedSubbyte.enabled = true;
+    }
+    // 'variant': the baseline module never has it, the attached relaxed one does.
+    const v = variantArtifact(program);
+    expect(hasOpcode(fromBase64(v.wasm), RELAXED_DOT)).toBe(false);
+    expect(v.relaxed !== undefined && hasOpcode(fromBase64(v.relaxed.wasm), RELAXED_DOT)).toBe(true);
+    const off = compileWasm(program, { relaxedSimd: 'variant', relaxedNibbleDot: false });
+    expect(off.relaxed).toBeUndefined();
   });
 
   // [what, a, w, cast, M, N, K, BM, BN, BK, relaxed expected, extreme values]
@@ -198,13 +212,7 @@ describe('sub-byte dot with relaxed SIMD: nibbles in place on i16x8.relaxed_dot_
   ];
   it.each(cases)('%s', async (_, da, dw, t, M, N, K, BM, BN, BK, relaxed, extreme) => {
     const program = subbyteMatmulI32(da, dw, t, BM, BN, BK).compile().program;
-    relaxedSubbyte.enabled = true;
-    let artifact: WasmArtifact;
-    try {
-      artifact = variantArtifact(program);
-    } finally {
-      relaxedSubbyte.enabled = false;
-    }
+    const artifact: WasmArtifact = variantArtifact(program);
     expect(hasOpcode(fromBase64(artifact.wasm), RELAXED_DOT)).toBe(false);
     expect(artifact.relaxed !== undefined && hasOpcode(fromBase64(artifact.relaxed.wasm), RELAXED_DOT)).toBe(
       relaxed,

@@ -212,13 +212,13 @@ export async function buildVariants(config: BrowserLlmConfig, nibble: boolean): 
     };
   };
   if (nibble) {
-    const relaxed = await device('tilevm-wasm relaxed nibble dot (Chromium)', true);
-    built.variants.push(quantized('tilevm-wasm relaxed nibble dot (Chromium)', relaxed, 'int8'));
+    const relaxed = await device('tilevm-wasm relaxed (Chromium)', true);
+    built.variants.push(quantized('tilevm-wasm relaxed (Chromium)', relaxed, 'int8'));
   } else {
     const base = await device('tilevm-wasm (Chromium)', false);
     built.variants.push(quantized('tilevm-wasm (Chromium)', base, 'int8'));
-    const relaxed = await device('tilevm-wasm relaxed (Chromium)', true);
-    built.variants.push(quantized('tilevm-wasm relaxed (Chromium)', relaxed, 'int8'));
+    const relaxed = await device('tilevm-wasm relaxed, no nibble dot (Chromium)', true);
+    built.variants.push(quantized('tilevm-wasm relaxed, no nibble dot (Chromium)', relaxed, 'int8'));
     built.variants.push(quantized('tilevm-wasm float (Chromium)', base, 'float'));
     built.devices['tilevm-wasm float (Chromium)'] = built.devices['tilevm-wasm (Chromium)']!;
     if (config.f32Seed !== undefined) {

@@ -40,6 +40,8 @@ export class Gen {
   carry = true;
   /** Whether float dots read a global b tile in place (dot-inplace.ts); off only to compare. */
   inPlaceDot = true;
+  /** Whether relaxed compilations take the relaxed nibble dot for 4-bit weights (dot-subbyte.ts). */
+  relaxedNibbleDot = true;
   readonly globals = new Map<string, GlobalInfo>();
   /** block_x, block_y, block_z locals. */
   readonly block = [this.f.local(i32), this.f.local(i32), this.f.local(i32)];

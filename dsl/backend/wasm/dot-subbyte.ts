@@ -26,7 +26,7 @@
 //   a built once per dot with each lane pre-multiplied by 2^(8 - o); the scaled sums are shifted
 //   down before they could overflow i32 (every 2048 weights at 7 bits, more below). Signed weights
 //   are biased by XOR with the fields' sign bits (q + 2^(w - 1)) and 2^(w - 1) sum(a) subtracted.
-// - Relaxed SIMD (relaxedSubbyte.enabled and a relaxed compilation), 4-bit weights: a's rows are
+// - Relaxed SIMD (a relaxed compilation with relaxedNibbleDot, the default), 4-bit weights: a's rows are
 //   split into two i8 planes, its even and odd elements of each 32, against each byte's low and high
 //   nibble (0..15, valid 7-bit operands of i16x8.relaxed_dot_i8x16_i7x16_s, so every engine computes
 //   the same exact pair sums); the i16 sums run for as many chunks as cannot overflow (4 for i8 a:
@@ -67,11 +67,13 @@ interface Plan {
 const plans = new WeakMap<Program, Plan>();
 
 /**
- * Whether relaxed-SIMD compilations give 4-bit weights the relaxed nibble dot (the header's last
- * paragraph). Off by default: on V8 11.3 (Node 20) the u4/g128 4096x4096 int8 GEMV ran 12-20% slower
- * with it than with the baseline dot (docs/wasm-backend.md, 'Relaxed SIMD'). Exact either way.
+ * The default of compileWasm's `relaxedNibbleDot`: whether relaxed-SIMD compilations give 4-bit
+ * weights the relaxed nibble dot (the header's last paragraph). On by default: in Chromium 156 the
+ * u4/g128 4096x4096 int8 GEMV ran 6.5% faster with it than relaxed SIMD without it, and 10% faster
+ * than baseline SIMD (test/bench/browser-llm.ts); only V8 11.3 (Node 20, where relaxed SIMD needs a
+ * flag) ran it 12-20% slower (docs/wasm-backend.md, 'Relaxed SIMD'). Exact either way.
  */
-export const relaxedSubbyte = { enabled: false };
+export const relaxedSubbyte = { enabled: true };
 
 function intRange(d: DType): [number, number] | undefined {
   if (d.kind !== 'int') return undefined;
@@ -173,8 +175,8 @@ export function subbyteDotCount(program: Program): number {
 }
 
 /** Whether dot s reads 4-bit weights in place: with relaxed SIMD on, it uses relaxed dots. */
-export function relaxedSubbyteDot(program: Program, s: Dot): boolean {
-  return relaxedSubbyte.enabled && planOf(program).chains.get(s)?.bits === 4;
+export function relaxedSubbyteDot(program: Program, s: Dot, nibbleDot: boolean): boolean {
+  return nibbleDot && planOf(program).chains.get(s)?.bits === 4;
 }
 
 /** The code of dot s when it matches the pattern above; undefined otherwise. */
@@ -198,7 +200,7 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
   const stride = layout?.bytes ?? 16; // bytes of weights per chunk
   // Relaxed nibbles: two i8 planes (a's even and odd elements) against each byte's low and high
   // nibble (0..15, valid 7-bit operands), summed in i16 for `seg` chunks, then widened.
-  const relaxed = nibble && relaxedSubbyte.enabled && relaxedEnabled(g);
+  const relaxed = nibble && g.relaxedNibbleDot && relaxedEnabled(g);
   const planes = layout ? layout.passes.length : nibble && !relaxed ? 4 : 2;
   const aRange = intRange(s.a.type.dtype)!;
   const aMax = Math.max(1, -aRange[0], aRange[1]);

@@ -11,7 +11,7 @@ import { forEachStmt } from '../../ir/walk.js';
 import { hash64, toBase64 } from './bytes.js';
 import { Gen } from './context.js';
 import { isIntDot } from './dot.js';
-import { relaxedSubbyteDot } from './dot-subbyte.js';
+import { relaxedSubbyte, relaxedSubbyteDot } from './dot-subbyte.js';
 import { emitBody } from './emit.js';
 import type { Ref } from './fn.js';
 import { normalizeReg, reg } from './formats.js';
@@ -40,6 +40,11 @@ export interface WasmOptions {
   readonly inPlaceDot?: boolean;
   /** Inline hot helpers past binaryen's default limit (fn.ts `helper`; default true; false for comparisons). */
   readonly inlineHot?: boolean;
+  /**
+   * Relaxed compilations read 4-bit weights with the relaxed nibble dot (dot-subbyte.ts; default
+   * `relaxedSubbyte.enabled`, true); false keeps the baseline nibble dot in the relaxed module.
+   */
+  readonly relaxedNibbleDot?: boolean;
 }
 
 /** The maximum every module declares for its memory, in 64 KiB pages (2 GiB; the WASM device's WASM_MAX_PAGES). */
@@ -61,7 +66,8 @@ export function compileWasm(program: Program, options: WasmOptions = {}): WasmAr
   const mode = options.relaxedSimd ?? false;
   // Relaxed integer dots change the emitted code (and scratch); multiply-adds are rewritten on the
   // optimized module. So a 'variant' whose only relaxed ops are multiply-adds needs one compile.
-  const relaxedDots = mode === true || (mode === 'variant' && hasRelaxedIntDot(program));
+  const nibbleDot = options.relaxedNibbleDot ?? relaxedSubbyte.enabled;
+  const relaxedDots = mode === true || (mode === 'variant' && hasRelaxedIntDot(program, nibbleDot));
   if (mode === 'variant' && relaxedDots) {
     return withVariant(compileWasm(program, { ...options, relaxedSimd: false }), () =>
       compileWasm(program, { ...options, relaxedSimd: true }),
@@ -72,6 +78,7 @@ export function compileWasm(program: Program, options: WasmOptions = {}): WasmAr
   g.fuse = options.fuse !== false;
   g.carry = options.carry !== false;
   g.inPlaceDot = options.inPlaceDot !== false;
+  g.relaxedNibbleDot = nibbleDot;
   if (relaxedDots) enableRelaxed(g);
   try {
     const { params, descriptor } = emitModule(g);
@@ -119,11 +126,11 @@ function withVariant(base: WasmArtifact, relaxed: () => WasmArtifact, has = true
 }
 
 /** Whether some integer dot of the program may take the relaxed i8 x i7 path. */
-function hasRelaxedIntDot(program: Program): boolean {
+function hasRelaxedIntDot(program: Program, nibbleDot: boolean): boolean {
   let found = false;
   forEachStmt(program.body, (s) => {
     if (s.op !== 'dot' || !isIntDot(s)) return;
-    if (relaxedIntDotPlan(program, s) || relaxedSubbyteDot(program, s)) found = true;
+    if (relaxedIntDotPlan(program, s) || relaxedSubbyteDot(program, s, nibbleDot)) found = true;
   });
   return found;
 }

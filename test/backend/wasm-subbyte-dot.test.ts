@@ -12,11 +12,11 @@ import { subbyteDotCount } from '../../dsl/backend/wasm/dot-subbyte.js';
 import { compileWasm, fromBase64 } from '../../dsl/backend/wasm/index.js';
 import * as dt from '../../dsl/dtype.js';
 import { type DType, i8, i16, i32 } from '../../dsl/dtype.js';
-import { global, kernel } from '../../dsl/index.js';
 import { interpret } from '../../dsl/interp/interpret.js';
 import { Tensor } from '../../dsl/tensor.js';
 import { createWasmDevice, type WasmDevice } from '../../runtime/index.js';
 import { randomInt, randomU32, rng } from '../helpers/random.js';
+import { subbyteMatmul } from './dot-kernels.js';
 
 const devices: WasmDevice[] = [];
 
@@ -27,31 +27,6 @@ beforeAll(async () => {
 afterAll(() => {
   for (const d of devices) d.destroy();
 });
-
-/** y = c + a · wᵀ in BM x BN blocks, K steps of BK; operands cast to T (a no-op where they are T). */
-function subbyteMatmul(a: DType, w: DType, t: DType, acc: DType, BM: number, BN: number, BK: number) {
-  return kernel({
-    name: `subbyte_${a.name}_${w.name}_${acc.name}`,
-    params: {
-      a: global(a, ['M', 'K']),
-      w: global(w, ['N', 'K']),
-      c: global(acc, ['M', 'N']),
-      y: global(acc, ['M', 'N'], 'write'),
-    },
-    consts: { BM, BN, BK },
-  })`
-    grid(cdiv(M, BM), cdiv(N, BN));
-    threads(32);
-    const m0 = blockIdx.x * BM;
-    const n0 = blockIdx.y * BN;
-    let acc = load(c, [m0, n0], [BM, BN]);
-    for (let k = 0; k < K; k += BK) {
-      const x = load(a, [m0, k], [BM, BK]).to(${t});
-      acc = dot(x, load(w, [n0, k], [BN, BK]).to(${t}).transpose(), acc);
-    }
-    store(y, [m0, n0], acc);
-  `;
-}
 
 function randomTensor(d: DType, shape: number[], seed: number): Tensor {
   const r = rng(seed);

@@ -11,7 +11,7 @@
  * computed in float64 and rounded once to f32 (`Math.fround`), which is what dequantize() returns.
  */
 import { type DType, type FloatDType, f16, f32, type IntDType } from '../dsl/dtype.js';
-import type { Tensor } from '../dsl/tensor.js';
+import { Tensor } from '../dsl/tensor.js';
 
 /** A weight element type: any VM integer of 1..8 bits (signed or unsigned) or a small float of <= 8 bits. */
 export type QuantWeightDType = IntDType | FloatDType;
@@ -160,4 +160,33 @@ export function validateQuantizedMatrix(m: QuantizedMatrix, where = 'QuantizedMa
   else if (m.mins !== undefined) {
     throw new RangeError(`${where}: mins given but ${formatName(m.format)} has no float offsets`);
   }
+}
+
+/**
+ * The matrix's first `rows` rows (a copy of their bytes): for checking or timing a slice of a large
+ * matrix. Every packed tensor's rows must end on a byte: rows * k * bits (and rows * groups
+ * * bits for zero points) a multiple of 8.
+ */
+export function firstRows(m: QuantizedMatrix, rows: number): QuantizedMatrix {
+  if (!Number.isInteger(rows) || rows < 1 || rows > m.n) {
+    throw new RangeError(`firstRows: rows must be an integer in [1, ${m.n}], got ${rows}`);
+  }
+  const slice = (t: Tensor, cols: number, what: string): Tensor => {
+    const bits = rows * cols * t.dtype.bits;
+    if (bits % 8 !== 0) {
+      throw new RangeError(
+        `firstRows: ${rows} rows of the ${what} (${cols} x ${t.dtype.name} each) end mid-byte; take a row count that makes rows * ${cols} * ${t.dtype.bits} a multiple of 8`,
+      );
+    }
+    return Tensor.fromBytes(t.dtype, [rows, cols], t.data.subarray(0, bits / 8));
+  };
+  const groups = groupCount(m.format, m.k);
+  return {
+    ...m,
+    n: rows,
+    weights: slice(m.weights, m.k, 'weights'),
+    scales: slice(m.scales, groups, 'scales'),
+    ...(m.zeros ? { zeros: slice(m.zeros, groups, 'zero points') } : {}),
+    ...(m.mins ? { mins: slice(m.mins, groups, 'mins') } : {}),
+  };
 }

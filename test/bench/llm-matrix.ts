@@ -2,7 +2,7 @@
 // measure the same matrices): random quantized matrices from random bytes, and the error of an
 // output against the float64 product with the dequantized weights.
 import { f16, Tensor } from '../../dsl/index.js';
-import type { QuantFormat, QuantizedMatrix } from '../../llm/quantized-matrix.js';
+import { firstRows, type QuantFormat, type QuantizedMatrix } from '../../llm/quantized-matrix.js';
 import { dequantizeF64 } from '../llm/kernels-fixtures.js';
 import { randomBytes, randomF32, relErr } from './common.js';
 
@@ -37,24 +37,10 @@ export function randomMatrix(format: QuantFormat, n: number, k: number, seed: nu
   };
 }
 
-/** The first `rows` rows of a matrix (rows * k * bits must be whole bytes). */
-function cropRows(qm: QuantizedMatrix, rows: number): QuantizedMatrix {
-  const crop = (t: Tensor, cols: number) =>
-    Tensor.fromBytes(t.dtype, [rows, cols], t.data.subarray(0, Math.ceil((rows * cols * t.dtype.bits) / 8)));
-  const groups = qm.scales.shape[1] as number;
-  return {
-    ...qm,
-    n: rows,
-    weights: crop(qm.weights, qm.k),
-    scales: crop(qm.scales, groups),
-    ...(qm.zeros ? { zeros: crop(qm.zeros, groups) } : {}),
-  };
-}
-
 /** Max |y - ref| / max |ref| over the first 64 outputs, ref in float64. */
 export function errorVsF64(qm: QuantizedMatrix, x: Float32Array, y: Float32Array): number {
   const rows = 64;
-  const { w } = dequantizeF64(cropRows(qm, rows));
+  const { w } = dequantizeF64(firstRows(qm, rows));
   const ref = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
     let s = 0;

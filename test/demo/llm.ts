@@ -9,7 +9,7 @@ import * as dt from '../../dsl/dtype.js';
 import { type DType, f32, Tensor } from '../../dsl/index.js';
 import { type LlmDevice, type LlmTensor, quantizedMatmul } from '../../llm/matmul.js';
 import { quantize } from '../../llm/quantize.js';
-import type { QuantizedMatrix } from '../../llm/quantized-matrix.js';
+import { firstRows, type QuantizedMatrix } from '../../llm/quantized-matrix.js';
 
 export interface DemoDevice {
   /** 'wasm-simd', 'webgpu', ... */
@@ -35,21 +35,6 @@ function randomNormal(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (u() + u() + u() + u() - 2) * 0.866;
   return out;
-}
-
-/** The first `rows` rows of a matrix (whole bytes per row block for these shapes). */
-function cropRows(qm: QuantizedMatrix, rows: number): QuantizedMatrix {
-  const crop = (t: Tensor, cols: number) =>
-    Tensor.fromBytes(t.dtype, [rows, cols], t.data.subarray(0, Math.ceil((rows * cols * t.dtype.bits) / 8)));
-  const groups = qm.scales.shape[1] as number;
-  return {
-    ...qm,
-    n: rows,
-    weights: crop(qm.weights, qm.k),
-    scales: crop(qm.scales, groups),
-    ...(qm.zeros ? { zeros: crop(qm.zeros, groups) } : {}),
-    ...(qm.mins ? { mins: crop(qm.mins, groups) } : {}),
-  };
 }
 
 /** ||y - ref|| / ||ref|| over the first y.length outputs. */
@@ -134,7 +119,7 @@ export async function demoLlm(devices: readonly DemoDevice[]): Promise<void> {
       const rows = gpu ? WEBGPU_ROWS : N;
       const t0 = performance.now();
       try {
-        const r = await timeGemv(device, x, rows === N ? q.matrix : cropRows(q.matrix, rows));
+        const r = await timeGemv(device, x, rows === N ? q.matrix : firstRows(q.matrix, rows));
         const err = relError(r.y, ref);
         console.log(
           `${prefix}   ${name.padEnd(11)}  ${String(rows).padStart(4)}   ${err.toExponential(2).padStart(10)}   ${r.ms.toFixed(2).padStart(8)} (${r.firstMs.toFixed(0)})`,

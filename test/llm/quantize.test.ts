@@ -18,6 +18,7 @@ import { Tensor } from '../../dsl/tensor.js';
 import { dequantize, quantizationError } from '../../llm/dequantize.js';
 import { quantize } from '../../llm/quantize.js';
 import {
+  firstRows,
   formatName,
   type QuantFormat,
   type QuantizedMatrix,
@@ -248,6 +249,35 @@ describe('dequantize', () => {
     };
     expect(Array.from(dequantize(m))).toEqual(values.map((v) => v * 0.25));
     expect(decode(f4, 7)).toBe(6);
+  });
+});
+
+describe('firstRows', () => {
+  it('gives the first rows of every tensor, dequantizing like the whole matrix', () => {
+    const r = rng(41);
+    const w = Float32Array.from({ length: 6 * 40 }, () => r() * 2 - 1);
+    for (const format of [
+      { weight: u4, group: 8, scale: 'f16' },
+      { weight: i3, group: 8, scale: 'f32' },
+      { weight: u4, group: 8, scale: 'f32', offset: 'min' },
+    ] as QuantFormat[]) {
+      const { matrix } = quantize(w, 6, 40, format);
+      const top = firstRows(matrix, 4);
+      validateQuantizedMatrix(top);
+      expect(top.n).toBe(4);
+      expect(Array.from(dequantize(top))).toEqual(Array.from(dequantize(matrix).subarray(0, 4 * 40)));
+    }
+  });
+
+  it('names the count that fixes a slice ending mid-byte, and a count out of range', () => {
+    const { matrix } = quantize(new Float32Array(3 * 5).fill(0.5), 3, 5, {
+      weight: i3,
+      group: 5,
+      scale: 'f16',
+    });
+    expect(() => firstRows(matrix, 1)).toThrow(/end mid-byte; take a row count/);
+    expect(() => firstRows(matrix, 0)).toThrow(/rows must be an integer in \[1, 3\]/);
+    expect(() => firstRows(matrix, 4)).toThrow(/rows must be an integer/);
   });
 });
 

@@ -101,12 +101,22 @@ function chooseQB(group: number, k: number, backend: 'wasm' | 'webgpu'): number 
  * whose dots read the packed weights in place (dot-subbyte.ts); measured 1.8-3.5x faster than the
  * float path for every width, signed and unsigned, at 4096x4096/g128 and M = 1, and 1.2-2.2x at
  * M = 2..8 below 8 bits. 8-bit weights only up to M = 4: at M = 8 their int8 path ran 1.2x slower
- * than the float path (docs/llm.md). Everything else, and any explicit `path`, as asked.
+ * than the float path (docs/llm.md). Only where a block of QB activations holds a whole chunk of
+ * packed weights (1 and 2 bits need QB >= 128 and 64). Everything else, and any explicit `path`, as asked.
  */
-function defaultPath(m: number, format: QuantFormat, backend: 'wasm' | 'webgpu'): MatmulPath {
+function defaultPath(m: number, format: QuantFormat, backend: 'wasm' | 'webgpu', qb: number): MatmulPath {
   const w = format.weight;
   const fast = w.kind === 'int' && (w.bits < 8 ? m <= 8 : w.bits === 8 && m <= 4);
-  return backend === 'wasm' && fast ? 'int8' : 'float';
+  // A block of QB activations must hold a whole v128 chunk of the weights, or the dot falls back to
+  // its element path (u2 at group 32: 15 ms against 3 ms on the float path).
+  const fits = w.kind === 'int' && qb >= subbyteChunk(w.bits);
+  return backend === 'wasm' && fast && fits ? 'int8' : 'float';
+}
+
+/** Weights per v128 chunk of WASM's in-place sub-byte dot (dsl/backend/wasm/dot-fields.ts). */
+function subbyteChunk(bits: number): number {
+  if (bits === 8) return 16;
+  return 8 % bits === 0 ? 128 / bits : 32;
 }
 
 /** Chooses kernel, tiles and split-K for an [M, K] x [N, K]ᵀ product. */
@@ -120,7 +130,7 @@ export function planQuantizedMatmul(
 ): MatmulPlan {
   const spec = kernelSpec(format, f32);
   const qb = chooseQB(format.group, k, backend);
-  const path = opts.path ?? (qb === undefined ? 'float' : defaultPath(m, format, backend));
+  const path = opts.path ?? (qb === undefined ? 'float' : defaultPath(m, format, backend, qb));
   if (path === 'int8' && (!integerWeights(spec) || qb === undefined)) {
     throw new RangeError(
       `quantizedMatmul: ${format.weight.name} weights with group ${format.group} have no int8 path ` +

@@ -10,12 +10,13 @@
 // nibble one the relaxed dot.
 // Chromium is /usr/bin/chromium or $TILEVM_CHROMIUM; without it the bench prints why and is skipped.
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as dt from '../../dsl/dtype.js';
+import { CHROMIUM, HTML_TYPE, JS_TYPE, serveIsolated, withTimeout } from '../helpers/isolated-server.js';
 import type {
   BrowserLlmApi,
   BrowserLlmConfig,
@@ -25,7 +26,6 @@ import type {
 import { type BenchOptions, fmtMs, type Row, randomF32, relErr, toRows } from './common.js';
 import { errorVsF64, randomMatrix } from './llm-matrix.js';
 
-const CHROMIUM = process.env.TILEVM_CHROMIUM ?? '/usr/bin/chromium';
 /** The page entry next to this file (run.ts's bundle sits in test/bench/ too), else from the repo root. */
 const ENTRY = [
   fileURLToPath(new URL('./browser-llm-page.ts', import.meta.url)),
@@ -90,50 +90,20 @@ async function bundlePage(): Promise<string> {
 
 /** Serves the page, the bundle (any query: the nibble copy) and binaryen, cross-origin isolated. */
 function serve(script: string, binaryen: Buffer, ortDir: string | undefined): Promise<Server> {
-  const server = createServer((req, res) => {
-    const headers = {
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
-      'Cross-Origin-Resource-Policy': 'same-origin',
-      'Cache-Control': 'no-store',
-    };
-    const js = { ...headers, 'Content-Type': 'text/javascript; charset=utf-8' };
-    const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
-    if (path === '/') {
-      res.writeHead(200, { ...headers, 'Content-Type': 'text/html; charset=utf-8' });
-      res.end(HTML);
-    } else if (path === '/bench.js') {
-      res.writeHead(200, js);
-      res.end(script);
-    } else if (path === '/binaryen.js') {
-      res.writeHead(200, js);
-      res.end(binaryen);
-    } else if (
-      ortDir &&
-      /^\/ort\/[\w.-]+\.(mjs|wasm)$/.test(path) &&
-      existsSync(join(ortDir, path.slice(5)))
-    ) {
-      // onnxruntime-web's dist files, by plain name only.
-      const wasm = path.endsWith('.wasm');
-      res.writeHead(200, { ...(wasm ? { ...headers, 'Content-Type': 'application/wasm' } : js) });
-      res.end(readFileSync(join(ortDir, path.slice(5))));
-    } else {
-      res.writeHead(path === '/favicon.ico' ? 204 : 404, headers);
-      res.end();
+  return serveIsolated((path) => {
+    if (path === '/') return { type: HTML_TYPE, body: HTML };
+    if (path === '/bench.js') return { type: JS_TYPE, body: script };
+    if (path === '/binaryen.js') return { type: JS_TYPE, body: binaryen };
+    // onnxruntime-web's dist files, by plain name only.
+    const ort = /^\/ort\/([\w.-]+\.(mjs|wasm))$/.exec(path);
+    if (ortDir && ort && existsSync(join(ortDir, ort[1]!))) {
+      return {
+        type: ort[2] === 'wasm' ? 'application/wasm' : JS_TYPE,
+        body: readFileSync(join(ortDir, ort[1]!)),
+      };
     }
+    return undefined;
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 const require = createRequire(import.meta.url);

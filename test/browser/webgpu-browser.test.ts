@@ -9,7 +9,7 @@
 // Chromium is /usr/bin/chromium (Debian: apt-get install chromium) or $TILEVM_CHROMIUM. Without it
 // the suite is skipped, except under CI, where a missing browser or adapter fails.
 import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -17,6 +17,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compileWgsl } from '../../dsl/backend/wgsl/index.js';
 import { dtypeByName, f16, f32, i3, Tensor, u4, u32, type WgslArtifact } from '../../runtime/index.js';
+import { CHROMIUM, HTML_TYPE, JS_TYPE, serveIsolated, withTimeout } from '../helpers/isolated-server.js';
 import { randomInt, rng } from '../helpers/random.js';
 import {
   axpb,
@@ -31,7 +32,6 @@ import { gemv } from '../lang/kernels/gemv.js';
 import { softmax } from '../lang/kernels/softmax.js';
 import type { Job, PageApi, PageInfo, TensorData } from './page-entry.js';
 
-const CHROMIUM = process.env.TILEVM_CHROMIUM ?? '/usr/bin/chromium';
 const CI = Boolean(process.env.CI);
 const ENTRY = fileURLToPath(new URL('./page-entry.ts', import.meta.url));
 
@@ -106,40 +106,11 @@ const HTML = `<!doctype html>
 <body><script type="module" src="/page-entry.js"></script></body></html>`;
 
 function serve(script: string): Promise<Server> {
-  const server = createServer((req, res) => {
-    const headers = {
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
-      'Cross-Origin-Resource-Policy': 'same-origin',
-      'Cache-Control': 'no-store',
-    };
-    const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
-    if (path === '/' || path === '/index.html') {
-      res.writeHead(200, { ...headers, 'Content-Type': 'text/html; charset=utf-8' });
-      res.end(HTML);
-    } else if (path === '/favicon.ico') {
-      res.writeHead(204, headers);
-      res.end();
-    } else if (path === '/page-entry.js') {
-      res.writeHead(200, { ...headers, 'Content-Type': 'text/javascript; charset=utf-8' });
-      res.end(script);
-    } else {
-      res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' });
-      res.end('not found');
-    }
+  return serveIsolated((path) => {
+    if (path === '/' || path === '/index.html') return { type: HTML_TYPE, body: HTML };
+    if (path === '/page-entry.js') return { type: JS_TYPE, body: script };
+    return undefined;
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 let bundle: Bundle;

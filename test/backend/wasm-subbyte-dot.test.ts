@@ -5,13 +5,17 @@
 // (tails), K that makes rows start mid-byte or mid-group (the element path), the last rows' chunks
 // ending near the tensor's end (the 16-byte loads' overread guard), N and K leaving edge tiles
 // (weight rows past N, columns past K), M = 1, 2 and 5 (the lowering's 4-row, 2-row and 4+1-row
-// blocks), long Ks that need the scaled sums shifted down, a narrow accumulator; outputs poisoned;
-// 1 and 2 threads.
+// blocks), long Ks that need the scaled sums shifted down, a narrow accumulator; acc += dot(x, wT)
+// (a skipped zeros accumulator) with the whole-tile check passing on one tile and failing on the
+// next, activations read in place at column offsets and loaded into scratch on edge tiles; the
+// largest K whose scaled sums are reduced before their one shift, at values that overflow one chunk
+// later; outputs poisoned; 1 and 2 threads.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { subbyteDotCount } from '../../dsl/backend/wasm/dot-subbyte.js';
+import { subbyteDotCount, subbyteDotParts } from '../../dsl/backend/wasm/dot-subbyte.js';
 import { compileWasm, fromBase64 } from '../../dsl/backend/wasm/index.js';
 import * as dt from '../../dsl/dtype.js';
 import { type DType, i8, i16, i32 } from '../../dsl/dtype.js';
+import { global, kernel } from '../../dsl/index.js';
 import { interpret } from '../../dsl/interp/interpret.js';
 import { Tensor } from '../../dsl/tensor.js';
 import { createWasmDevice, type WasmDevice } from '../../runtime/index.js';
@@ -47,8 +51,38 @@ interface Case {
   readonly BM: number;
   readonly BN: number;
   readonly BK: number;
-  /** Fills a and w with extreme values instead of random ones (long-K overflow check). */
-  readonly extreme?: boolean;
+  /**
+   * Fills a and w with extreme values instead of random ones (long-K overflow check); 'all': every
+   * product at its largest magnitude, -128 times the largest biased weight.
+   */
+  readonly extreme?: boolean | 'all';
+  /** acc += dot(x, wᵀ): the dot's own accumulator is a zeros tile (stored without adding c). */
+  readonly zeroC?: boolean;
+}
+
+/** subbyteMatmul with acc += dot(x, wᵀ): the dot's c is `full 0`, which the lowering skips. */
+function zeroCMatmul(a: DType, w: DType, t: DType, BM: number, BN: number, BK: number) {
+  return kernel({
+    name: `subbyte_zeroc_${a.name}_${w.name}`,
+    params: {
+      a: global(a, ['M', 'K']),
+      w: global(w, ['N', 'K']),
+      c: global(i32, ['M', 'N']),
+      y: global(i32, ['M', 'N'], 'write'),
+    },
+    consts: { BM, BN, BK },
+  })`
+    grid(cdiv(M, BM), cdiv(N, BN));
+    threads(32);
+    const m0 = blockIdx.x * BM;
+    const n0 = blockIdx.y * BN;
+    let acc = load(c, [m0, n0], [BM, BN]);
+    for (let k = 0; k < K; k += BK) {
+      const x = load(a, [m0, k], [BM, BK]).to(${t});
+      acc += dot(x, load(w, [n0, k], [BN, BK]).to(${t}).transpose());
+    }
+    store(y, [m0, n0], acc);
+  `;
 }
 
 /** The width's largest biased weight: unsigned max, or the signed max (biased to 2^w - 1). */
@@ -58,13 +92,22 @@ function extremePattern(w: DType): number {
 
 async function check(c: Case, seed: number): Promise<void> {
   const acc = c.acc ?? i32;
-  const program = subbyteMatmul(c.a, c.w, c.t, acc, c.BM, c.BN, c.BK).compile().program;
+  const program = (
+    c.zeroC
+      ? zeroCMatmul(c.a, c.w, c.t, c.BM, c.BN, c.BK)
+      : subbyteMatmul(c.a, c.w, c.t, acc, c.BM, c.BN, c.BK)
+  ).compile().program;
   expect(subbyteDotCount(program), `${c.w.name} x ${c.a.name} takes the in-place dot`).toBe(1);
+  // 3- to 7-bit weights read i8 activations in place too (1 and 2 bits: strided planes, from
+  // scratch); a zeros accumulator is never materialized.
+  const reads = c.w.bits >= 3 && c.w.bits < 8 && c.a === i8 && c.t === i8 ? 1 : 0;
+  expect(subbyteDotParts(program)).toEqual({ zeroC: c.zeroC ? 1 : 0, aInPlace: reads });
   const a = randomTensor(c.a, [c.M, c.K], seed);
   const w = randomTensor(c.w, [c.N, c.K], seed + 1);
   if (c.extreme) {
-    for (let i = 0; i < a.size; i++) a.set(i, i % 7 === 3 ? 100 : -(2 ** (c.a.bits - 1)));
-    for (let i = 0; i < w.size; i++) w.setPattern(i, i % 5 === 1 ? 3 : extremePattern(c.w));
+    const all = c.extreme === 'all';
+    for (let i = 0; i < a.size; i++) a.set(i, i % 7 === 3 && !all ? 100 : -(2 ** (c.a.bits - 1)));
+    for (let i = 0; i < w.size; i++) w.setPattern(i, i % 5 === 1 && !all ? 3 : extremePattern(c.w));
   }
   const cc = randomTensor(acc, [c.M, c.N], seed + 2);
   const want = Tensor.zeros(acc, [c.M, c.N]);
@@ -149,6 +192,51 @@ describe('sub-byte dot: weights read in place', () => {
     // 8704 weights: past the 5-, 6- and 7-bit segments (8448, 4160 and 2048 weights).
     for (const w of [dt.u5, dt.i6, dt.u7, dt.i7]) {
       await check({ a: i8, w, t: i8, M: 1, N: 5, K: 8704, BM: 1, BN: 4, BK: 8704, extreme: true }, 13);
+    }
+  });
+
+  // acc += dot(x, wᵀ) as in the LLM's int8 kernel: c is a skipped zeros tile. N = 70 in tiles of 64:
+  // the second tile fails the whole-tile check (its last blocks lie past N) and checks per block;
+  // M = 5 in tiles of 4 leaves an a tile past M (a loaded into scratch, not read in place); K = 300
+  // leaves a K % 32 tail and a last K step past K.
+  it.each([
+    [1, 1, 256, 128],
+    [3, 3, 256, 128],
+    [5, 4, 256, 128],
+    [1, 1, 300, 128],
+    [2, 2, 300, 96],
+  ])(
+    'zeros accumulator, whole-tile and per-block checks: M %i (BM %i), K %i in steps of %i',
+    async (M, BM, K, BK) => {
+      for (const [i, w] of [dt.u4, dt.i4, dt.u3, dt.i2, dt.u8, dt.i8].entries()) {
+        const t = !w.signed && w.bits === 8 ? i16 : i8;
+        await check({ a: i8, w, t, M, N: 70, K, BM, BN: 64, BK, zeroC: true }, 300 + i + K + M);
+      }
+    },
+  );
+
+  it('a read in place at an offset: the K step starts mid-row, the tile ends at the tensor', async () => {
+    // K = 384 in steps of 128: a's tiles at columns 0, 128, 256, the last ending at the row's end;
+    // rows 1..2 of 3 (BM = 1: every row's tile at its own row offset).
+    for (const w of [dt.u4, dt.i4]) {
+      await check({ a: i8, w, t: i8, M: 3, N: 12, K: 384, BM: 1, BN: 8, BK: 128, zeroC: true }, 23);
+      await check({ a: i8, w, t: i8, M: 3, N: 12, K: 384, BM: 1, BN: 8, BK: 128 }, 29);
+    }
+  });
+
+  it('scaled sums reduced before the shift at the largest K that allows it, extreme values', async () => {
+    // 4-bit: 136 chunks of 32 (4 lanes x 136 x 8 x 15 x 128 x 256 < 2^31); 7-bit: 16 chunks. One
+    // chunk more and every product at its largest, the reduced sum would leave i32 unless shifted
+    // down first.
+    for (const [w, K] of [
+      [dt.u4, 4352],
+      [dt.i4, 4352],
+      [dt.u4, 4384],
+      [dt.u7, 512],
+      [dt.i7, 512],
+      [dt.u7, 544],
+    ] as const) {
+      await check({ a: i8, w, t: i8, M: 1, N: 5, K, BM: 1, BN: 4, BK: K, extreme: 'all' }, 17);
     }
   });
 

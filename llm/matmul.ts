@@ -54,8 +54,8 @@ export interface MatmulPlan {
 
 export interface MatmulOptions {
   /**
-   * Default: 'int8' on WASM for M <= 8 with int weights of 1..7 bits, M <= 4 with 8-bit ones (where
-   * it pays), else 'float'.
+   * Default: 'int8' on WASM for M <= 8 with int weights (where it pays: see defaultPath), else
+   * 'float'.
    * 'int8' is available wherever the weights have an integer form (ints, f4e2m1, f5e2m2, f6e2m3, f6e3m2).
    */
   readonly path?: MatmulPath;
@@ -99,14 +99,14 @@ function chooseQB(group: number, k: number, backend: 'wasm' | 'webgpu'): number 
 /**
  * Where the int8 path pays by default: WASM decode (M <= 8) with integer weights of 1 to 8 bits,
  * whose dots read the packed weights in place (dot-subbyte.ts); measured 1.8-3.5x faster than the
- * float path for every width, signed and unsigned, at 4096x4096/g128 and M = 1, and 1.2-2.2x at
- * M = 2..8 below 8 bits. 8-bit weights only up to M = 4: at M = 8 their int8 path ran 1.2x slower
- * than the float path (docs/llm.md). Only where a block of QB activations holds a whole chunk of
- * packed weights (1 and 2 bits need QB >= 128 and 64). Everything else, and any explicit `path`, as asked.
+ * float path for every width, signed and unsigned, at 4096x4096/g128 and M = 1, and faster at
+ * M = 2..8 (u8 at M = 8: 5.6 ms against 15.2 ms; docs/llm.md). Only where a block of QB activations
+ * holds a whole chunk of packed weights (1 and 2 bits need QB >= 128 and 64). Everything else, and
+ * any explicit `path`, as asked.
  */
 function defaultPath(m: number, format: QuantFormat, backend: 'wasm' | 'webgpu', qb: number): MatmulPath {
   const w = format.weight;
-  const fast = w.kind === 'int' && (w.bits < 8 ? m <= 8 : w.bits === 8 && m <= 4);
+  const fast = w.kind === 'int' && m <= 8;
   // A block of QB activations must hold a whole v128 chunk of the weights, or the dot falls back to
   // its element path (u2 at group 32: 15 ms against 3 ms on the float path).
   const fits = w.kind === 'int' && qb >= subbyteChunk(w.bits);

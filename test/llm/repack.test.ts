@@ -63,11 +63,11 @@ describe('repackIntScalesKernel', () => {
 
 describe('default path', () => {
   const fmt = (weight: QuantFormat['weight']): QuantFormat => ({ weight, group: 128, scale: 'f16' });
-  it('is int8 on WASM for M <= 8 with int weights (8-bit: M <= 4), float otherwise', () => {
+  it('is int8 on WASM for M <= 8 with int weights, float otherwise', () => {
     for (const w of [dt.u1, dt.i2, dt.u3, dt.u4, dt.i4, dt.i5, dt.u6, dt.i7, dt.u8, dt.i8]) {
       expect(planQuantizedMatmul(1, 64, 4096, fmt(w), 'wasm').path).toBe('int8');
       expect(planQuantizedMatmul(4, 64, 4096, fmt(w), 'wasm').path).toBe('int8');
-      expect(planQuantizedMatmul(8, 64, 4096, fmt(w), 'wasm').path).toBe(w.bits === 8 ? 'float' : 'int8');
+      expect(planQuantizedMatmul(8, 64, 4096, fmt(w), 'wasm').path).toBe('int8');
       expect(planQuantizedMatmul(9, 64, 4096, fmt(w), 'wasm').path).toBe('float');
       expect(planQuantizedMatmul(1, 64, 4096, fmt(w), 'webgpu').path).toBe('float');
     }

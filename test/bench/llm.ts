@@ -400,7 +400,10 @@ function formatTable(results: readonly FormatTiming[], peers: readonly PeerU4[])
 /** Every weight type at 4096x4096 on WASM, one thread, rotating weights past the L3. */
 async function wasmFormats(opts: BenchOptions, peerRows: readonly Row[]): Promise<ExtraTable> {
   const types = opts.quick ? QUICK_TYPES : ALL_TYPES;
-  const timing = opts.quick ? opts.timing : { warmupMs: 2000, reps: 20, budgetMs: 25000 };
+  // A long warm-up: ~45 modules tier up from Liftoff to TurboFan in the background, on 2 cores,
+  // while the main thread keeps running them; with 2 s the 1-bit kernels' medians were still
+  // Liftoff's (u1 7.8 ms median, 1.5 ms p10).
+  const timing = opts.quick ? opts.timing : { warmupMs: 8000, reps: 20, budgetMs: 25000 };
   const results = await withDevices([1], ([{ device }]) =>
     measureFormats(device, 4096, 4096, types, timing, 40 * 2 ** 20),
   );

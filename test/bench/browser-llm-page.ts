@@ -19,7 +19,7 @@ import { hostF32, randomF32 } from './common.js';
 import { gemvF32 } from './gemv-f32-kernel.js';
 import { randomMatrix } from './llm-matrix.js';
 import { matmulNBitsModel } from './onnx.js';
-import { measure, type Timing, type TimingOptions, type Variant } from './timing.js';
+import { inSequence, measure, perCall, type Timing, type TimingOptions, type Variant } from './timing.js';
 
 export interface BrowserLlmConfig {
   readonly n: number;
@@ -33,6 +33,8 @@ export interface BrowserLlmConfig {
   /** Seed of our f32 GEMV's weights (llm.ts: 500); omitted: no f32 GEMV variant. */
   readonly f32Seed?: number;
   readonly timing: TimingOptions;
+  /** Back-to-back calls per timed run, reported per call (llm-matrix.ts GEMV_SEQUENCE). */
+  readonly sequence: number;
   /** onnxruntime-web's ESM entry and its wasm folder (URLs); omitted: no onnxruntime-web variant. */
   readonly ort?: { readonly module: string; readonly wasmPaths: string };
 }
@@ -275,7 +277,13 @@ const api: BrowserLlmApi = {
       const outputs: Record<string, number[]> = {};
       for (const v of variants) outputs[v.name] = [...(await v.y())];
       const setupMs = performance.now() - t0;
-      const timings = await measure(variants, config.timing);
+      // Back-to-back calls per timed run, as the Node rows (llm-matrix.ts GEMV_SEQUENCE).
+      const timings = (
+        await measure(
+          variants.map((v) => inSequence(v, config.sequence)),
+          config.timing,
+        )
+      ).map((t) => perCall(t, config.sequence));
       return {
         userAgent: navigator.userAgent,
         crossOriginIsolated: globalThis.crossOriginIsolated === true,

@@ -24,7 +24,7 @@ import type {
   LaunchedModule,
 } from './browser-llm-page.js';
 import { type BenchOptions, fmtMs, type Row, randomF32, relErr, toRows } from './common.js';
-import { errorVsF64, randomMatrix } from './llm-matrix.js';
+import { errorVsF64, GEMV_SEQUENCE, randomMatrix } from './llm-matrix.js';
 
 /** The page entry next to this file (run.ts's bundle sits in test/bench/ too), else from the repo root. */
 const ENTRY = [
@@ -254,6 +254,7 @@ export async function benchBrowserLlm(opts: BenchOptions): Promise<Row[]> {
     xSeed: 11,
     f32Seed: 500,
     timing: opts.timing,
+    sequence: GEMV_SEQUENCE,
     ort: { module: '/ort/ort.wasm.min.mjs', wasmPaths: '/ort/' },
   };
   const result = await runInChromium(config);

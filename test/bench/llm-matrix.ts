@@ -6,6 +6,15 @@ import { firstRows, type QuantFormat, type QuantizedMatrix } from '../../llm/qua
 import { dequantizeF64 } from '../llm/kernels-fixtures.js';
 import { randomBytes, randomF32, relErr } from './common.js';
 
+/**
+ * Calls per timed run of the GEMV variants against peers (tilevm, onnxruntime; in Node and in
+ * Chromium), each on the next matrix, reported per call: back to back, like the matmuls of a decode
+ * step (what llama.cpp's figure is). A lone call between the other libraries' calls pays for their
+ * memory traffic: the u4 int8 GEMV took 0.93 ms after 64 MB of unrelated reads against 0.78 ms back
+ * to back (docs/benchmarks.md, 'Method').
+ */
+export const GEMV_SEQUENCE = 4;
+
 /** A random n x k matrix in `format` built from random bytes (zero points 8 for u4, as MatMulNBits). */
 export function randomMatrix(format: QuantFormat, n: number, k: number, seed: number): QuantizedMatrix {
   const w = format.weight;

@@ -41,10 +41,10 @@ import {
   withWebGpu,
 } from './common.js';
 import { gemvF32 } from './gemv-f32.js';
-import { errorVsF64, randomMatrix } from './llm-matrix.js';
+import { errorVsF64, GEMV_SEQUENCE, randomMatrix } from './llm-matrix.js';
 import { matmulNBitsModel } from './onnx.js';
 import { ortNodeVariants, ortWebVariants, tryPeer } from './peers.js';
-import { measure, type TimingOptions, type Variant } from './timing.js';
+import { inSequence, measure, perCall, type TimingOptions, type Variant } from './timing.js';
 
 /** [name, K, N] */
 const SHAPES: [string, number, number][] = [
@@ -236,13 +236,14 @@ async function benchPeers(opts: BenchOptions): Promise<Row[]> {
         }
         console.log(`  check ${label}: max rel. diff: ${parts.join(', ')}`);
         const timings = await measure(
-          [...variants, ...web.variants, ...native, ...llama.variants],
+          [
+            ...[...variants, ...web.variants, ...native].map((v) => inSequence(v, GEMV_SEQUENCE)),
+            ...llama.variants,
+          ],
           opts.timing,
         );
         const perMatmul = timings.map((t) =>
-          t.name.startsWith('llama.cpp')
-            ? { ...t, median: t.median / LLAMA_MATMULS, p10: t.p10 / LLAMA_MATMULS }
-            : t,
+          perCall(t, t.name.startsWith('llama.cpp') ? LLAMA_MATMULS : GEMV_SEQUENCE),
         );
         rows.push(
           ...toRows(`GEMV u4 1x${label}`, perMatmul, (ms) => `${(bytesPer / ms / 1e6).toFixed(1)} GB/s`),
@@ -286,6 +287,7 @@ async function measureFormats(
   types: readonly DType[],
   timing: TimingOptions,
   rotateBytes: number,
+  sequence: number,
 ): Promise<FormatTiming[]> {
   const x = randomF32(k, 12);
   const hx = Tensor.fromArray(f32, [1, k], x);
@@ -334,8 +336,13 @@ async function measureFormats(
       }
     }
     const measured = variants.filter((v) => meta.has(v.name));
-    const timings = await measure(measured, timing);
-    return timings.map((t) => ({ ...meta.get(t.name)!, median: t.median, p10: t.p10 }));
+    const timings = await measure(
+      measured.map((v) => inSequence(v, sequence)),
+      timing,
+    );
+    return timings
+      .map((t) => perCall(t, sequence))
+      .map((t) => ({ ...meta.get(t.name)!, median: t.median, p10: t.p10 }));
   } finally {
     for (const v of variants) v.destroy();
   }
@@ -405,7 +412,7 @@ async function wasmFormats(opts: BenchOptions, peerRows: readonly Row[]): Promis
   // Liftoff's (u1 7.8 ms median, 1.5 ms p10).
   const timing = opts.quick ? opts.timing : { warmupMs: 8000, reps: 20, budgetMs: 25000 };
   const results = await withDevices([1], ([{ device }]) =>
-    measureFormats(device, 4096, 4096, types, timing, 40 * 2 ** 20),
+    measureFormats(device, 4096, 4096, types, timing, 40 * 2 ** 20, GEMV_SEQUENCE),
   );
   const peer = (impl: string, label: string): PeerU4 => {
     const r = peerRows.find((p) => p.bench === 'GEMV u4 1x4096x4096' && p.impl === impl && p.threads === 1);
@@ -436,7 +443,7 @@ async function webgpuFormats(opts: BenchOptions): Promise<ExtraTable | undefined
     ? { warmupMs: 0, reps: 3, budgetMs: 1000 }
     : { warmupMs: 0, reps: 11, budgetMs: 70000 };
   const results = await withWebGpu('LLM GEMV by format', (device) =>
-    measureFormats(device, N, K, types, timing, 0),
+    measureFormats(device, N, K, types, timing, 0, 1),
   );
   if (!results) return undefined;
   return {

@@ -54,3 +54,18 @@ export async function measure(variants: readonly Variant[], opts: TimingOptions)
     return { name: v.name, median: quantile(s, 0.5), p10: quantile(s, 0.1), samples: s.length };
   });
 }
+
+/** `v` called `calls` times back to back per timed run; divide its Timing back with `perCall`. */
+export function inSequence<V extends Variant>(v: V, calls: number): V {
+  return {
+    ...v,
+    run: async () => {
+      for (let i = 0; i < calls; i++) await v.run();
+    },
+  };
+}
+
+/** A Timing of runs of `calls` calls, per call. */
+export function perCall(t: Timing, calls: number): Timing {
+  return { ...t, median: t.median / calls, p10: t.p10 / calls };
+}

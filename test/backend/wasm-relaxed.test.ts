@@ -5,7 +5,7 @@
 // which module a device picks, JIT launches, and .tvk bundles carrying the variant.
 import '../helpers/relaxed-simd.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { relaxedSubbyte } from '../../dsl/backend/wasm/dot-subbyte.js';
+import { relaxedSubbyte, subbyteRowBlock } from '../../dsl/backend/wasm/dot-subbyte.js';
 import { compileWasm, fromBase64 } from '../../dsl/backend/wasm/index.js';
 import { type DType, f32, i4, i8, i16, i32, u3, u4, u7, u8, u16 } from '../../dsl/dtype.js';
 import { global, kernel } from '../../dsl/index.js';
@@ -229,6 +229,75 @@ describe('sub-byte dot with relaxed SIMD: nibbles in place on i16x8.relaxed_dot_
       const out = await runBothOn(d, artifact, program, args);
       expectSame(out.y.got, out.y.want, `${d.threads} threads, relaxed ${d.relaxedSimd}`);
     }
+  });
+});
+
+/** A GEMV of the LLM's integer path's shape: y = x · wᵀ accumulated as `acc += dot(x, wT)` from zeros. */
+function zeroCGemv(w: DType, BN: number, BK: number) {
+  return kernel({
+    name: `rgemv_zeroc_${w.name}_n${BN}_k${BK}`,
+    params: { a: global(i8, ['M', 'K']), w: global(w, ['N', 'K']), y: global(i32, ['M', 'N'], 'write') },
+    consts: { BN, BK },
+  })`
+    grid(cdiv(N, BN), M);
+    threads(32);
+    const n0 = blockIdx.x * BN;
+    let acc = zeros(i32, [1, BN]);
+    for (let k = 0; k < K; k += BK) {
+      acc += dot(load(a, [blockIdx.y, k], [1, BK]), load(w, [n0, k], [BN, BK]).to(i8).transpose());
+    }
+    store(y, [blockIdx.y, n0], acc);
+  `;
+}
+
+describe('sub-byte dot with relaxed SIMD, one row of a: 8 weight rows per block (bit-exact)', () => {
+  // subbyteRowBlock.relaxedNibble (8) rows per block, and 4 (the shape before), each against the
+  // interpreter on the relaxed device and (the baseline module, 4 rows) on the baseline one.
+  // [what, w, N, K, BN, BK, zero c, extreme values]
+  const cases: [string, DType, number, number, number, number, boolean, boolean][] = [
+    // The LLM's shape: whole-tile fast path (K whole chunks); the last tile's rows 128..149 of 192
+    // fail the whole-tile check, so each block checks itself (full blocks of 8, then past N).
+    ['u4, acc += dot, 64-row tiles, K in steps of 128, edge tile', u4, 150, 512, 64, 128, true, false],
+    // 13-row tiles: blocks of 8, 4 and 1 rows; a K tail of 8 (chunks, then elements).
+    ['i4, acc += dot, 13-row tiles (8 + 4 + 1), K tail', i4, 29, 200, 13, 104, true, false],
+    ['u4, acc += dot, 7-row tiles (4 + 3 single rows)', u4, 19, 96, 7, 96, true, false],
+    ['u4, c loaded, 24-row tiles (3 blocks of 8), edge tile', u4, 40, 256, 24, 128, false, false],
+    // Every i16 lane of 8 rows at the bound of its 4-chunk sum.
+    ['u4, 16-row tiles, long K, extreme values', u4, 16, 4160, 16, 4160, true, true],
+  ];
+  it.each(cases)('%s', async (_, dw, N, K, BN, BK, zeroC, extreme) => {
+    const program = (zeroC ? zeroCGemv(dw, BN, BK) : subbyteMatmulI32(i8, dw, i8, 1, BN, BK)).compile()
+      .program;
+    const a = randomTensor(i8, [1, K], 6000 + K);
+    const w = randomTensor(dw, [N, K], 7000 + K);
+    if (extreme) {
+      for (let i = 0; i < a.size; i++) a.set(i, i % 97 === 5 ? 100 : -128);
+      for (let i = 0; i < w.size; i++) w.set(i, i % 89 === 7 ? 3 : dw === i4 ? 7 : 15);
+    }
+    const args: HostArgs = zeroC
+      ? { a, w, y: poisoned(i32, [1, N]) }
+      : { a, w, c: randomTensor(i32, [1, N], 8000 + K), y: poisoned(i32, [1, N]) };
+    const rows = subbyteRowBlock.relaxedNibble;
+    expect(rows).toBe(8);
+    const modules = new Set<string>();
+    try {
+      for (const r of [rows, 4]) {
+        subbyteRowBlock.relaxedNibble = r;
+        const artifact = variantArtifact(program);
+        modules.add(artifact.relaxed?.wasm ?? '');
+        expect(
+          artifact.relaxed !== undefined && hasOpcode(fromBase64(artifact.relaxed.wasm), RELAXED_DOT),
+        ).toBe(true);
+        for (const d of [device, baseline]) {
+          const out = await runBothOn(d, artifact, program, args);
+          expectSame(out.y.got, out.y.want, `${r} rows per block, relaxed ${d.relaxedSimd}`);
+        }
+      }
+    } finally {
+      subbyteRowBlock.relaxedNibble = rows;
+    }
+    // Tiles of fewer than 8 rows have no 8-row block: the same module either way.
+    expect(modules.size, 'the row block changes the relaxed module').toBe(BN >= 8 ? 2 : 1);
   });
 });
 

@@ -30,7 +30,8 @@
 //   split into two i8 planes, its even and odd elements of each 32, against each byte's low and high
 //   nibble (0..15, valid 7-bit operands of i16x8.relaxed_dot_i8x16_i7x16_s, so every engine computes
 //   the same exact pair sums); the i16 sums run for as many chunks as cannot overflow (4 for i8 a:
-//   4 * 4 * 15 * 128 < 32768), then widen into i32 by i32x4.dot_i16x8_s against ones.
+//   4 * 4 * 15 * 128 < 32768), then widen into i32 by i32x4.dot_i16x8_s against ones. With one row
+//   of a, blocks of 8 weight rows (subbyteRowBlock): more cache lines in flight from DRAM.
 // Rows of the weight tile that lie wholly inside the tensor (and, below 8 bits, start on a byte or
 // a group of 8 weights; with 3 bits, whose loads read 4 bytes past the chunk, end that far before
 // the tensor's end) take this path; other rows, and the K % chunk tail, are summed element by
@@ -88,12 +89,26 @@ const plans = new WeakMap<Program, Plan>();
 
 /**
  * The default of compileWasm's `relaxedNibbleDot`: whether relaxed-SIMD compilations give 4-bit
- * weights the relaxed nibble dot (the header's last paragraph). On by default: in Chromium 156 the
- * u4/g128 4096x4096 int8 GEMV ran 6.5% faster with it than relaxed SIMD without it, and 10% faster
- * than baseline SIMD (test/bench/browser-llm.ts); only V8 11.3 (Node 20, where relaxed SIMD needs a
- * flag) ran it 12-20% slower (docs/wasm-backend.md, 'Relaxed SIMD'). Exact either way.
+ * weights the relaxed nibble dot (the header's last paragraph). On by default: with 8 weight rows
+ * per block (subbyteRowBlock) the u4/g128 4096x4096 int8 GEMV runs 1.2x faster than baseline SIMD
+ * on Node 20 (V8 11.3, relaxed SIMD behind a flag) and 4-6% faster in Chromium 156
+ * (test/bench/browser-llm.ts; docs/wasm-backend.md, 'Relaxed SIMD'). Exact either way.
  */
 export const relaxedSubbyte = { enabled: true };
+
+/**
+ * Weight rows per block when a has one row (a GEMV): each row is its own stream of cache lines, so
+ * more rows keep more DRAM reads in flight. The LLM's u4/g128 4096x4096 int8 GEMV from DRAM, relaxed
+ * nibbles: 8 rows ran 1.4-1.7x faster than 4 on Node 20; baseline nibbles (4 planes, 8 accumulators:
+ * spills) ran 1.02-1.10x slower with 8 (docs/wasm-backend.md, 'Eight weight rows per block').
+ * Mutable for benchmarks and tests, like relaxedSubbyte.
+ */
+export const subbyteRowBlock = { relaxedNibble: 8, nibble: 4, other: 4 };
+
+function rowBlockOf(bits: number, relaxed: boolean): number {
+  if (bits !== 4) return subbyteRowBlock.other;
+  return relaxed ? subbyteRowBlock.relaxedNibble : subbyteRowBlock.nibble;
+}
 
 function intRange(d: DType): [number, number] | undefined {
   if (d.kind !== 'int') return undefined;
@@ -467,15 +482,20 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
   );
 
   // Blocks of NB weight rows x MB rows of a share each weight and plane load (NB * MB <= 4
-  // accumulators): one row of a takes 4 weight rows at a time, reduced together by shuffles.
+  // accumulators; one row of a: subbyteRowBlock's rows), reduced together by shuffles, 4 rows at a
+  // time.
   const MB = Math.min(M, 4);
-  const NB = Math.max(1, Math.floor(4 / MB));
+  const NB = MB === 1 ? rowBlockOf(chain.bits, relaxed) : Math.floor(4 / MB);
   const sums = g.alloc(MB * NB * 4); // the block's vector sums, [MB][NB]
   const n = f.local(i32);
   const row = f.local(i32);
   const elem = f.local(i32); // flat element index of the block's first row's first tile column
   const fast = f.local(i32);
-  const addrs = Array.from({ length: NB }, () => f.local(i32));
+  const addr = f.local(i32); // the block's first weight row's byte address
+  const chunkAddr = f.local(i32); // the same at the current chunk
+  const chunkAddr4 = f.local(i32); // ... 4 rows on
+  const rowBytes = f.local(i32); // bytes from one weight row to the next (vector path)
+  const rowBytes3 = f.local(i32);
   const v = Array.from({ length: NB }, () => f.local(v128));
   const fields = Array.from({ length: planes }, () => f.local(v128));
   const hv = Array.from({ length: NB }, () => f.local(v128)); // field views: v >>u 8 per i16 lane
@@ -491,6 +511,18 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
   const splat8 = (x: number) => m.i8x16.splat(I.const(x));
   const ones = f.local(v128);
   if (relaxed) out.push(f.set(ones, splat16(1)));
+  /** The byte offset of weight element e: (e / 8) w + (e % 8) w / 8, without overflowing i32. */
+  const byteOf = (e: Val): Ref =>
+    nibble
+      ? I.shr_u(e(), I.const(1))
+      : layout
+        ? I.add(
+            I.mul(I.shr_u(e(), I.const(3)), I.const(chain.bits)),
+            I.shr_u(I.mul(I.and(e(), I.const(7)), I.const(chain.bits)), I.const(3)),
+          )
+        : e();
+  // Where the vector path runs, every row starts on a byte (or group), so cols * w / 8 is exact.
+  out.push(f.set(rowBytes, byteOf(cols)), f.set(rowBytes3, I.mul(f.get(rowBytes), I.const(3))));
   const scaledSums = nibble || layout !== undefined;
   const segment = layout ? fieldSegment : SEGMENT;
   // When a row's scaled sums over all K, all 4 lanes together, cannot leave the i32 range (each
@@ -575,19 +607,8 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
     ];
     if (!known) out.push(f.set(fast, vectorRows(f.val(row), f.val(elem), nb)));
     const vector: Ref[] = [];
-    for (let r = 0; r < nb; r++) {
-      const e = () => I.add(f.get(elem), I.mul(cols(), I.const(r)));
-      const byte = nibble
-        ? I.shr_u(e(), I.const(1))
-        : layout
-          ? // (e / 8) w + (e % 8) w / 8, without overflowing i32 for large tensors
-            I.add(
-              I.mul(I.shr_u(e(), I.const(3)), I.const(chain.bits)),
-              I.shr_u(I.mul(I.and(e(), I.const(7)), I.const(chain.bits)), I.const(3)),
-            )
-          : e();
-      vector.push(f.set(addrs[r], I.add(f.get(info.base), byte)));
-    }
+    // The block's first row's byte address; the others lie rowBytes apart.
+    vector.push(f.set(addr, I.add(f.get(info.base), byteOf(f.val(elem)))));
     for (let i0 = 0; i0 < M; i0 += MB) {
       const ids = Array.from({ length: Math.min(MB, M - i0) }, (_, t) => i0 + t);
       const accOf = (t: number, r: number) => accs[t * NB + r];
@@ -599,23 +620,43 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
        * (`first`: set, not added, so no accumulator is zeroed first).
        */
       const step = (cc: number, target: (t: number, r: number) => number, first = false): Ref[] => {
-        const stmts: Ref[] = [];
-        for (let r = 0; r < nb; r++) {
+        const stmts: Ref[] = [f.set(chunkAddr, I.add(f.get(addr), I.mul(f.get(cc), I.const(stride))))];
+        if (nb > 4) {
+          stmts.push(f.set(chunkAddr4, I.add(f.get(chunkAddr), I.shl(f.get(rowBytes), I.const(2)))));
+        }
+        /**
+         * Row r's chunk address, a base plus 0, 1, 2 or 3 row strides (one x86 lea each): 8 rows
+         * hold 4 address registers, not 8 (V8 11.3 spilled row addresses with 8).
+         */
+        const rowAt = (r: number): Ref => {
+          const base = f.get(r >= 4 ? chunkAddr4 : chunkAddr);
+          const q = r % 4;
+          if (q === 0) return base;
+          if (q === 3) return I.add(base, f.get(rowBytes3));
+          return I.add(base, I.shl(f.get(rowBytes), I.const(q - 1)));
+        };
+        const loadRow = (r: number): Ref[] => {
+          const out: Ref[] = [];
           if (layout) {
             // The chunk's loads (two for 5-, 6- and 7-bit chunks) and, for 1 and 2 bits, v >>u 8.
-            const at = () => I.add(f.get(addrs[r]), I.mul(f.get(cc), I.const(stride)));
             layout.loads.forEach((off, l) => {
-              let x = m.v128.load(off, 1, at());
+              let x = m.v128.load(off, 1, rowAt(r));
               if (signedFields) x = m.v128.xor(x, m.v128.const([...layout.signs[l]]));
-              stmts.push(f.set(l === 0 ? v[r] : vx[r][l - 1], x));
+              out.push(f.set(l === 0 ? v[r] : vx[r][l - 1], x));
             });
-            if (layout.shifted) stmts.push(f.set(hv[r], m.i16x8.shr_u(f.get(v[r]), I.const(8))));
-            continue;
+            if (layout.shifted) out.push(f.set(hv[r], m.i16x8.shr_u(f.get(v[r]), I.const(8))));
+            return out;
           }
-          let x = m.v128.load(0, 1, I.add(f.get(addrs[r]), I.shl(f.get(cc), I.const(4))));
+          let x = m.v128.load(0, 1, rowAt(r));
           if (nibble && w.signed) x = m.v128.xor(x, splat16(0x8888 - 0x10000));
-          stmts.push(f.set(v[r], x));
-        }
+          out.push(f.set(v[r], x));
+          return out;
+        };
+        // Up to 4 rows: every row's loads first; more rows: each row's loads just before its
+        // arithmetic, so the code asks for one row's weights in registers at a time (V8 may still
+        // hoist loads; 8 rows of relaxed nibbles then spill 1-2 vectors, measured harmless).
+        const interleave = nb > 4;
+        if (!interleave) for (let r = 0; r < nb; r++) stmts.push(...loadRow(r));
         // One row of a: its planes for this chunk are loaded once for all nb weight rows.
         const shared = ids.length === 1;
         const loadPlane = (i: number, p: number) => {
@@ -627,6 +668,7 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
           for (let p = 0; p < planes; p++) stmts.push(f.set(xpl[p], loadPlane(ids[0], p)));
         }
         for (let r = 0; r < nb; r++) {
+          if (interleave) stmts.push(...loadRow(r));
           const loaded = [v[r], ...vx[r]].map((q) => f.val(q));
           const fl = fieldsOf(loaded, f.val(hv[r]), ids.length > 1);
           stmts.push(...fl.stmts);
@@ -646,25 +688,30 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
       if (relaxed) {
         // i16 sums over `count` chunks, widened into the i32 accumulators by a dot with ones.
         const cc = f.local(i32);
-        const segment = (count: number): Ref[] => [
+        // `first`: the segment sets the i32 accumulators rather than adding to them (a dot of one
+        // segment, as the LLM's g128 GEMV has, then needs no zeroing and no adds).
+        const segment = (count: number, first: boolean): Ref[] => [
           ...pairs.map(([t, r]) => f.set(scl(t, r), m.i32x4.splat(I.const(0)))),
           ...f.repeat(
             count,
             () => step(cc, scl),
             () => f.bump(cc, 1),
           ),
-          ...pairs.map(([t, r]) =>
-            f.set(
-              accOf(t, r),
-              m.i32x4.add(f.get(accOf(t, r)), m.i32x4.dot_i16x8_s(f.get(scl(t, r)), f.get(ones))),
-            ),
-          ),
+          ...pairs.map(([t, r]) => {
+            const wide = m.i32x4.dot_i16x8_s(f.get(scl(t, r)), f.get(ones));
+            return f.set(accOf(t, r), first ? wide : m.i32x4.add(f.get(accOf(t, r)), wide));
+          }),
         ];
+        const whole = Math.floor(chunks / seg);
         vector.push(
-          ...pairs.map(([t, r]) => f.set(accOf(t, r), m.i32x4.splat(I.const(0)))),
           f.set(cc, I.const(0)),
-          ...f.repeat(Math.floor(chunks / seg), () => segment(seg)),
-          ...(chunks % seg > 0 ? segment(chunks % seg) : []),
+          ...(whole === 1
+            ? segment(seg, true)
+            : [
+                ...pairs.map(([t, r]) => f.set(accOf(t, r), m.i32x4.splat(I.const(0)))),
+                ...f.repeat(whole, () => segment(seg, false)),
+              ]),
+          ...(chunks % seg > 0 ? segment(chunks % seg, whole === 0) : []),
         );
       }
       for (let c0 = 0; !relaxed && c0 < chunks; c0 += segment) {
@@ -715,8 +762,9 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
             I.load(xsum, 4, I.add(f.get(g.scratch), I.const(i * 4))),
             I.const(nibble ? 3 : chain.bits - 1),
           );
-        if (nb === 4) {
-          const [a0, a1, a2, a3] = [0, 1, 2, 3].map((r) => f.val(accOf(t, r)));
+        // Whole quads of weight rows: their 4 vector sums reduced together by shuffles.
+        for (let q0 = 0; q0 + 4 <= nb; q0 += 4) {
+          const [a0, a1, a2, a3] = [0, 1, 2, 3].map((r) => f.val(accOf(t, q0 + r)));
           const t01 = m.i32x4.add(
             shuffle32(m, a0(), a1(), [0, 1, 4, 5]),
             shuffle32(m, a0(), a1(), [2, 3, 6, 7]),
@@ -734,29 +782,29 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
           if (lateShift) tot = m.i32x4.shr_s(tot, I.const(8));
           if (signedNibbles || signedFields) tot = m.i32x4.sub(tot, m.i32x4.splat(bias()));
           if (!noTail) {
-            vector.push(s01, s23, m.v128.store(0, 4, sumAt(t, 0), tot));
+            vector.push(s01, s23, m.v128.store(0, 4, sumAt(t, q0), tot));
           } else if (acc.bits === 32) {
-            const sum = cZero ? tot : m.i32x4.add(m.v128.load(cBase, 4, dstAt(i, 0)), tot);
-            vector.push(s01, s23, m.v128.store(result, 4, dstAt(i, 0), sum));
+            const sum = cZero ? tot : m.i32x4.add(m.v128.load(cBase, 4, dstAt(i, q0)), tot);
+            vector.push(s01, s23, m.v128.store(result, 4, dstAt(i, q0), sum));
           } else {
             const [st, get] = f.save(tot, v128);
             vector.push(s01, s23, st);
-            for (let r = 0; r < nb; r++) {
-              const sum = plusC(dstAt(i, r), m.i32x4.extract_lane(get(), r));
-              vector.push(I.store(result, 4, dstAt(i, r), wrapInt(g.mod, acc, sum)));
+            for (let r = 0; r < 4; r++) {
+              const sum = plusC(dstAt(i, q0 + r), m.i32x4.extract_lane(get(), r));
+              vector.push(I.store(result, 4, dstAt(i, q0 + r), wrapInt(g.mod, acc, sum)));
             }
           }
-        } else {
-          for (let r = 0; r < nb; r++) {
-            let tot = sumLanes(g, f.val(accOf(t, r)));
-            if (lateShift) tot = I.shr_s(tot, I.const(8));
-            if (signedNibbles || signedFields) tot = I.sub(tot, bias());
-            if (!noTail) {
-              vector.push(I.store(0, 4, sumAt(t, r), tot));
-            } else {
-              const sum = plusC(dstAt(i, r), tot);
-              vector.push(I.store(result, 4, dstAt(i, r), wrapInt(g.mod, acc, sum)));
-            }
+        }
+        // The rows past the last whole quad (a block of fewer than 4), each reduced alone.
+        for (let r = nb - (nb % 4); r < nb; r++) {
+          let tot = sumLanes(g, f.val(accOf(t, r)));
+          if (lateShift) tot = I.shr_s(tot, I.const(8));
+          if (signedNibbles || signedFields) tot = I.sub(tot, bias());
+          if (!noTail) {
+            vector.push(I.store(0, 4, sumAt(t, r), tot));
+          } else {
+            const sum = plusC(dstAt(i, r), tot);
+            vector.push(I.store(result, 4, dstAt(i, r), wrapInt(g.mod, acc, sum)));
           }
         }
       });
@@ -828,19 +876,24 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
   };
   // Blocks that sum columns element by element read a's scratch tile: an in-place a is loaded now.
   const aTileForTails = (): Ref[] => (aLoad ? [m.if(f.get(aInside), m.block(null, loadATile()))] : []);
-  const blocks = (known: boolean): Ref[] => [
-    f.set(n, I.const(0)),
-    ...f.repeat(
-      Math.floor(N / NB),
-      () => block(NB, known),
-      () => f.bump(n, NB),
-    ),
-    ...f.repeat(
-      N % NB,
-      () => block(1, known),
-      () => f.bump(n, 1),
-    ),
-  ];
+  // Blocks of NB rows, then (NB = 8) one of 4, then single rows: each size reduces its whole quads
+  // together.
+  const sizes = NB > 4 ? [NB, 4, 1] : [NB, 1];
+  const blocks = (known: boolean): Ref[] => {
+    const out: Ref[] = [f.set(n, I.const(0))];
+    let left = N;
+    for (const size of sizes) {
+      out.push(
+        ...f.repeat(
+          Math.floor(left / size),
+          () => block(size, known),
+          () => f.bump(n, size),
+        ),
+      );
+      left %= size;
+    }
+    return out;
+  };
   if (noTail) {
     // One check for the whole tile: when every row takes the vector path (all but edge tiles),
     // the blocks skip their own checks and tails.

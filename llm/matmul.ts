@@ -8,7 +8,7 @@ import { f16, f32, i8 } from '../dsl/dtype.js';
 import type { Kernel } from '../dsl/lang/kernel.js';
 import { Tensor } from '../dsl/tensor.js';
 import type { GpuTensor, WasmDevice, WasmTensor, WebGpuDevice } from '../runtime/index.js';
-import { qmatmulKernel } from './kernels/qmatmul.js';
+import { qmatmulKernel, weightRunLayout } from './kernels/qmatmul.js';
 import { qmatmulIntKernel } from './kernels/qmatmul-int.js';
 import { quantizeActKernel } from './kernels/quantize-act.js';
 import { splitKReduce } from './kernels/reduce.js';
@@ -322,11 +322,35 @@ export async function quantizedMatmul(
     const sums: Record<string, LlmTensor> = r.wo ? { xsum, wo: r.wo } : {};
     await launch(device, k, { xq, xs, ...sums, w: w.weights, ws: r.ws, ...target }, { BM, BN, TH });
   } else {
-    await launch(device, qmatmulKernel(spec, split), { x: xd, ...weights, ...target }, { BM, BN, BK, TH });
+    const runs =
+      device.backend === 'webgpu'
+        ? gemvRunLayout(BM, BN, BK, TH, w.format.group, w.format.weight.bits)
+        : undefined;
+    await launch(
+      device,
+      qmatmulKernel(spec, split, runs),
+      { x: xd, ...weights, ...target },
+      { BM, BN, BK, TH },
+    );
   }
   if (part) await launch(device, splitKReduce, { part, y }, {});
   if (x instanceof Tensor) xd.destroy();
   return y;
+}
+
+/**
+ * WebGPU's one-row GEMV loads its [BN, ST] weight tiles as one run of consecutive weights per thread
+ * (ST as qmatmul.ts steps: the group when a K step spans groups, else BK): each weight then costs a
+ * few constant shifts, where the default layout (neighbouring threads on neighbouring weights) pays
+ * a word address, a dynamic shift and, for 3, 5, 6 and 7 bits, a second word per weight, which made
+ * u7 1.45x slower than u8 on SwiftShader. Undefined for other shapes, and where a run would hold
+ * less than 16 bits (the backend then loads per element anyway).
+ */
+function gemvRunLayout(BM: number, BN: number, BK: number, TH: number, group: number, bits: number) {
+  const rep = BK % group === 0;
+  if (BM !== 1 || (rep && group % 4 !== 0)) return undefined;
+  const layout = weightRunLayout(BN, rep ? group : BK, TH);
+  return layout && layout.localSize * bits >= 16 ? layout : undefined;
 }
 
 function launch(

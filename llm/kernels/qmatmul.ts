@@ -6,7 +6,7 @@
 // group's sum) and accumulates in f32. Split-K variants write per-split partial sums to
 // part[S, M, N], which reduce.ts adds up. Edge tiles need no code: masked loads read 0 past N and K
 // (and x reads 0 there, so a zero point or min on a padded lane adds nothing).
-import { f32, global, i32, kernel } from '../../dsl/index.js';
+import { f32, global, i32, kernel, type Layout, local, spatial } from '../../dsl/index.js';
 import type { Kernel } from '../../dsl/lang/kernel.js';
 import { cached, type KernelSpec, offsetCode, quantParams } from './spec.js';
 
@@ -23,12 +23,27 @@ export const QMATMUL_CONSTS = {
 };
 
 /**
+ * The layout of the GEMV's [BN, ST] weight tile that gives each of TH threads one run of consecutive
+ * weights of a row (WebGPU: each thread then reads the words its run spans once and takes every
+ * weight with shifts known at compile time, dsl/backend/wgsl/runs.ts); undefined where the tile does
+ * not split so.
+ */
+export function weightRunLayout(BN: number, ST: number, TH: number): Layout | undefined {
+  const across = TH / BN; // threads per row
+  if (!Number.isInteger(across) || across < 1 || ST % across !== 0 || ST / across < 2) return undefined;
+  return spatial(BN, across).local(1, ST / across);
+}
+
+/**
  * The float-path kernel for a weight format. With `split`, block z of the third grid dim covers K
  * range [z * KS, min(K, (z + 1) * KS)) (KS a multiple of BK) and writes part[z, M, N]; without it, the
- * block covers all of K and writes y[M, N].
+ * block covers all of K and writes y[M, N]. With `runs` (the layout weightRunLayout gives for the
+ * launch's BN, ST and TH, BM = 1 with lane sums), the GEMV loads its weight tiles in that layout; the
+ * kernel then serves only those consts.
  */
-export function qmatmulKernel(spec: KernelSpec, split: boolean): Kernel {
-  return cached(`qmatmul/${split ? 'split' : 'full'}`, spec, () => {
+export function qmatmulKernel(spec: KernelSpec, split: boolean, runs?: Layout): Kernel {
+  const family = `qmatmul/${split ? 'split' : 'full'}${runs ? `/runs ${runs.shape} ${runs.numThreads}` : ''}`;
+  return cached(family, spec, () => {
     const params = {
       ...quantParams(spec),
       ...(split ? { part: globalPart(), KS: i32 } : { y: globalOut() }),
@@ -36,7 +51,13 @@ export function qmatmulKernel(spec: KernelSpec, split: boolean): Kernel {
     return kernel({
       name: `qmatmul_${spec.weight.name}_g${spec.group}${split ? '_splitk' : ''}`,
       params,
-      consts: { ...QMATMUL_CONSTS, G: spec.group, OFF: offsetCode(spec), SPLIT: split ? 1 : 0 },
+      consts: {
+        ...QMATMUL_CONSTS,
+        G: spec.group,
+        OFF: offsetCode(spec),
+        SPLIT: split ? 1 : 0,
+        RUNS: runs ? 1 : 0,
+      },
     })`
       // REP: a K step spans whole groups (scales repeat G times); otherwise a group spans whole K
       // steps, or all of K (per channel), and one scale column serves the step.
@@ -61,7 +82,8 @@ export function qmatmulKernel(spec: KernelSpec, split: boolean): Kernel {
       for (let k = kBegin; k < kEnd; k += ST) {
         const g = k / G;
         if (LANES) {
-          const q = load(w, [n0, k], [BN, ST]).to(f32);
+          // RUNS: the layout is only checked (against BN, ST, TH) where it is taken.
+          const q = (RUNS == 1 ? load(w, [n0, k], [BN, ST], { layout: ${runs ?? local(1)} }) : load(w, [n0, k], [BN, ST])).to(f32);
           const xt = load(x, [m0, k], [1, ST]).to(f32);
           const sc = load(s, [n0, g], [BN, 1]).to(f32);
           const qx = (q * xt).reshape(BN, ST / 4, 4).sum(1);

@@ -1,8 +1,9 @@
 // quantizedMatmul on WebGPU. SwiftShader in Node compiles each kernel variant in 2-4 s and runs at
-// about 1 GFLOP/s, so this samples the matrix: nine formats chosen to cover signed, unsigned (zero
-// points and mins), float weights, every group kind, every M class (1, 3, 8, 33) and both activation
-// dtypes, plus the int8 path and split-K; K = 203 and N = 70 leave edge tiles. The full matrix runs
-// on WASM (kernels-wasm-*.test.ts) through the same kernels.
+// about 1 GFLOP/s, so this samples the matrix: ten formats chosen to cover signed, unsigned (zero
+// points and mins), float weights, every group kind, every M class (1, 3, 8, 33), both activation
+// dtypes and, at M = 1 (weights loaded as runs, dsl/backend/wgsl/runs.ts), widths whose fields
+// straddle words, plus the int8 path and split-K; K = 203 and N = 70 leave edge tiles. The full
+// matrix runs on WASM (kernels-wasm-*.test.ts) through the same kernels.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import * as dt from '../../dsl/dtype.js';
 import { type DType, f16, f32 } from '../../dsl/index.js';
@@ -25,6 +26,9 @@ const SAMPLE: [string, number, number, 'f32' | 'f16', 'min' | undefined][] = [
   ['u2', 64, 1, 'f32', 'min'],
   ['f6e3m2', 128, 1, 'f32', undefined],
   ['i1', K, 1, 'f32', undefined],
+  // M 1 loads weights as runs (dsl/backend/wgsl/runs.ts): 7 and 5 bits straddle words.
+  ['u7', 128, 1, 'f32', undefined],
+  ['i5', 64, 1, 'f16', undefined],
 ];
 
 describeWebGpu('quantizedMatmul on WebGPU', () => {

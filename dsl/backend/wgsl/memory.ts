@@ -17,6 +17,7 @@ import { stridesOf } from '../../ir/shapes.js';
 import type { Gen, GlobalInfo } from './context.js';
 import { literal } from './expr.js';
 import { decoder, encoder } from './f16.js';
+import { emitRunLoad } from './runs.js';
 import { at, coords } from './tiles.js';
 import { emitGroupedLoad } from './vec4.js';
 import type { HelperFn } from './writer.js';
@@ -64,7 +65,7 @@ export function wordOf(k: number): string[] {
 }
 
 /** `<p>_load(flat)`: the k-bit pattern of element `flat`. */
-function loadFn(info: GlobalInfo): HelperFn {
+export function loadFn(info: GlobalInfo): HelperFn {
   const k = info.p.dtype.bits;
   const name = info.fns.load;
   const word = (i: string) => (info.atomic ? `atomicLoad(&${info.name}[${i}])` : `${info.name}[${i}]`);
@@ -134,7 +135,7 @@ export function declareOffsets(g: Gen, offsets: LoadGlobal['offsets']): void {
 }
 
 export function emitLoadGlobal(g: Gen, s: LoadGlobal): void {
-  if (emitGroupedLoad(g, s)) return;
+  if (emitRunLoad(g, s) || emitGroupedLoad(g, s)) return;
   const info = g.globals.get(s.param)!;
   const dst = g.tile(s.dst);
   const mask = s.mask ? g.tile(s.mask) : undefined;

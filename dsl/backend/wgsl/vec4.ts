@@ -130,20 +130,22 @@ export function emitGroupedLoad(g: Gen, s: LoadGlobal): boolean {
       g.w.ifElse(
         inside,
         () => {
-          const r = R === 1 ? '0u' : `(${el} / ${W}u)`;
-          g.w.line(`let tv_first = ${rowFirst(r)};`);
-          g.w.line(`let tv_bp = ${pos}(flat);`);
-          g.w.line(
-            `let tv_i = ${R === 1 ? '' : `${r} * ${V * 4}u + `}tv_bp.x - (${pos}(tv_first).x & 0xfffffffcu);`,
-          );
+          // The element's bit offset from the start of its row's first staged group: the row's first
+          // element sits (first k) mod 128 bits into that group, and this one d k bits further.
+          const col = coords(el, shape)[shape.length - 1];
+          g.w.line(`let tv_d = ${col} - u32(tv_lo); // columns past the row's first`);
+          g.w.line(`let tv_b = ((((flat - tv_d) & 127u) * ${k}u) & 127u) + tv_d * ${k}u;`);
+          const row = R === 1 ? '' : `(${el} / ${W}u) * ${V * 4}u + `;
+          g.w.line(`let tv_i = ${row}(tv_b >> 5u);`);
           if (k === 32) {
             g.w.line(`${at(dst, slot)} = ${decode}(scratch[tv_i]);`);
             return;
           }
-          g.w.line('var tv_bits = scratch[tv_i] >> tv_bp.y;');
+          g.w.line('let tv_sh = tv_b & 31u;');
+          g.w.line('var tv_bits = scratch[tv_i] >> tv_sh;');
           if (straddles) {
-            g.w.block(`if tv_bp.y + ${k}u > 32u`, () =>
-              g.w.line('tv_bits |= scratch[tv_i + 1u] << (32u - tv_bp.y);'),
+            g.w.block(`if tv_sh > ${32 - k}u`, () =>
+              g.w.line('tv_bits |= scratch[tv_i + 1u] << (32u - tv_sh);'),
             );
           }
           g.w.line(`${at(dst, slot)} = ${decode}(tv_bits & ${hex(2 ** k - 1)});`);

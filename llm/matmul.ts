@@ -12,7 +12,7 @@ import { qmatmulKernel, weightRunLayout } from './kernels/qmatmul.js';
 import { qmatmulIntKernel } from './kernels/qmatmul-int.js';
 import { quantizeActKernel } from './kernels/quantize-act.js';
 import { splitKReduce } from './kernels/reduce.js';
-import { repackIntScalesKernel } from './kernels/repack.js';
+import { intScaleShape, repackIntScalesKernel } from './kernels/repack.js';
 import { integerWeights, type KernelSpec } from './kernels/spec.js';
 import {
   offsetKind,
@@ -199,7 +199,7 @@ export function destroyQuantizedMatrix(dqm: DeviceQuantizedMatrix): void {
   for (const t of [dqm.weights, dqm.scales, dqm.zeros, dqm.mins, r?.ws, r?.wo]) t?.destroy();
 }
 
-/** The integer path's group-major f32 scales and offsets of a matrix (repack.ts), made on first use. */
+/** The integer path's f32 scales and offsets of a matrix, in column blocks (repack.ts), made on first use. */
 interface IntScales {
   readonly ws: LlmTensor;
   readonly wo?: LlmTensor;
@@ -213,7 +213,7 @@ async function intScalesOf(
 ): Promise<IntScales> {
   const have = intScales.get(w);
   if (have) return have;
-  const shape = [Math.ceil(w.k / w.format.group), w.n];
+  const shape = intScaleShape(w.n, Math.ceil(w.k / w.format.group));
   const ws = (device as WasmDevice).tensor(f32, shape) as LlmTensor;
   const wo = spec.offset ? ((device as WasmDevice).tensor(f32, shape) as LlmTensor) : undefined;
   const args: Record<string, LlmTensor> = {
@@ -318,7 +318,7 @@ export async function quantizedMatmul(
     const xsum = scratchTensor(device, f32, blocks, 'xsum');
     await launch(device, quantizeActKernel(act as FloatDType, plan.qb), { x: xd, xq, xs, xsum }, {});
     const k = qmatmulIntKernel(spec, plan.qb, split) as Kernel;
-    const r = await intScalesOf(device, w, spec);
+    const r = intScales.get(w) ?? (await intScalesOf(device, w, spec));
     const sums: Record<string, LlmTensor> = r.wo ? { xsum, wo: r.wo } : {};
     await launch(device, k, { xq, xs, ...sums, w: w.weights, ws: r.ws, ...target }, { BM, BN, TH });
   } else {

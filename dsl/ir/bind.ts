@@ -31,14 +31,16 @@ export function bindArgs(
   isTensor: (x: unknown) => x is TensorLike,
 ): Binding {
   const at = `launch of '${kernelName}'`;
-  const names = new Set(params.map((p) => p.name));
+  const names = paramNames(params);
   for (const key of Object.keys(args)) {
     if (!names.has(key)) {
       throw new LaunchError(`${at}: unexpected argument '${key}'; the params are ${[...names].join(', ')}`);
     }
   }
   const scalars = new Map<string, number>();
-  const boundFrom = new Map<string, string>();
+  // Where each symbol was bound: [param, dim] (the message is built only on a mismatch; a launch
+  // binds thousands of times per second in a decode loop).
+  const boundFrom = new Map<string, readonly [string, number]>();
   // Pass 1: bare-symbol dims bind symbols; pass 2 checks every dim.
   for (const p of params) {
     const arg = args[p.name];
@@ -61,30 +63,32 @@ export function bindArgs(
         `${at}: argument '${p.name}' has shape [${arg.shape.join(', ')}] (rank ${arg.shape.length}), but the param is [${p.shape.map(printScalar).join(', ')}] (rank ${p.shape.length})`,
       );
     }
-    for (const [i, dim] of p.shape.entries()) {
+    for (let i = 0; i < p.shape.length; i++) {
+      const dim = p.shape[i];
       if (dim.kind !== 'var') continue;
       const value = arg.shape[i];
       const prev = scalars.get(dim.name);
-      const source = `${p.name}.shape[${i}]`;
       if (prev !== undefined && prev !== value) {
         throw new LaunchError(
-          `${at}: shape symbol ${dim.name} is ${prev} from ${boundFrom.get(dim.name)} but ${value} from ${source} (argument '${p.name}' has shape [${arg.shape.join(', ')}])`,
+          `${at}: shape symbol ${dim.name} is ${prev} from ${source(boundFrom.get(dim.name))} but ${value} from ${source([p.name, i])} (argument '${p.name}' has shape [${arg.shape.join(', ')}])`,
         );
       }
       if (prev === undefined) {
         scalars.set(dim.name, value);
-        boundFrom.set(dim.name, source);
+        boundFrom.set(dim.name, [p.name, i]);
       }
     }
   }
   for (const p of params) {
     if (p.kind !== 'global') continue;
     const arg = args[p.name] as TensorLike;
-    for (const [i, dim] of p.shape.entries()) {
-      const want = evalShapeExpr(dim, scalars);
+    for (let i = 0; i < p.shape.length; i++) {
+      const dim = p.shape[i];
+      // A bare symbol was bound from this very dim, or checked against it in pass 1.
+      const want = dim.kind === 'var' ? scalars.get(dim.name) : evalShapeExpr(dim, scalars);
       if (want !== arg.shape[i]) {
         const symbols = [...boundFrom.entries()]
-          .map(([s, from]) => `${s} = ${scalars.get(s)} from ${from}`)
+          .map(([s, from]) => `${s} = ${scalars.get(s)} from ${source(from)}`)
           .join(', ');
         throw new LaunchError(
           `${at}: argument '${p.name}' has shape [${arg.shape.join(', ')}], but dim ${i} should be ${printScalar(dim)} = ${want}${symbols ? ` (${symbols})` : ''}`,
@@ -94,6 +98,23 @@ export function bindArgs(
   }
   for (const p of params) if (p.kind === 'scalar') scalars.set(p.name, args[p.name] as number);
   return { scalars };
+}
+
+/** 'x.shape[1]': where a shape symbol was bound. */
+function source(from: readonly [string, number] | undefined): string {
+  return from ? `${from[0]}.shape[${from[1]}]` : '?';
+}
+
+const paramNameSets = new WeakMap<readonly Param[], ReadonlySet<string>>();
+
+/** The param names of a program (cached: programs and plans keep their params array). */
+function paramNames(params: readonly Param[]): ReadonlySet<string> {
+  let names = paramNameSets.get(params);
+  if (!names) {
+    names = new Set(params.map((p) => p.name));
+    paramNameSets.set(params, names);
+  }
+  return names;
 }
 
 function checkScalarArg(at: string, name: string, dtype: DType, value: number): void {

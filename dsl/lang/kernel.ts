@@ -54,6 +54,8 @@ export class Kernel<P extends ParamSpecs = ParamSpecs, C extends ConstSpecs = Co
   readonly source: SourceText;
   private readonly cache = new Map<string, CompileResult>();
   private readonly wasm = new Map<string, WasmArtifact>();
+  /** WASM artifacts by the consts a launch asked for: a repeat launch skips compile() and its keys. */
+  private readonly wasmLaunches = new Map<string, WasmArtifact>();
   private readonly wgsl = new Map<string, WgslArtifact>();
 
   constructor(
@@ -70,7 +72,7 @@ export class Kernel<P extends ParamSpecs = ParamSpecs, C extends ConstSpecs = Co
 
   /** Compiles without throwing: the program, or the diagnostics saying why not. */
   check(consts: ConstValues<C> = {}): CompileResult {
-    const key = JSON.stringify(Object.entries(consts).sort());
+    const key = constsKey(consts);
     let result = this.cache.get(key);
     if (!result) {
       result = compileKernelSource(this, consts as Record<string, number>);
@@ -149,10 +151,22 @@ export class Kernel<P extends ParamSpecs = ParamSpecs, C extends ConstSpecs = Co
     );
   }
 
-  private async launchWasm(device: WasmLaunchDevice, args: object, consts?: ConstValues<C>): Promise<void> {
-    const compiled = this.compile(consts);
+  private launchWasm(device: WasmLaunchDevice, args: object, consts?: ConstValues<C>): Promise<void> {
     const relaxedSimd = device.relaxedSimd === true;
-    const key = JSON.stringify([Object.entries(compiled.consts).sort(), relaxedSimd]);
+    // Decode steps launch small kernels thousands of times: the repeat launch is one map lookup.
+    const request = `${relaxedSimd ? 'relaxed' : 'baseline'}|${constsKey(consts ?? {})}`;
+    const artifact = this.wasmLaunches.get(request);
+    if (artifact) return device.launch(artifact, args as Readonly<Record<string, unknown>>);
+    return this.compileWasmArtifact(relaxedSimd, consts).then((a) => {
+      this.wasmLaunches.set(request, a);
+      return device.launch(a, args as Readonly<Record<string, unknown>>);
+    });
+  }
+
+  /** The WASM artifact for `consts` (its resolved values: requests that resolve alike share it). */
+  private async compileWasmArtifact(relaxedSimd: boolean, consts?: ConstValues<C>): Promise<WasmArtifact> {
+    const compiled = this.compile(consts);
+    const key = `${relaxedSimd ? 'relaxed' : 'baseline'}|${constsKey(compiled.consts)}`;
     let artifact = this.wasm.get(key);
     if (!artifact) {
       // The backend (and binaryen) load on the first WASM launch only.
@@ -160,7 +174,7 @@ export class Kernel<P extends ParamSpecs = ParamSpecs, C extends ConstSpecs = Co
       artifact = compileWasm(compiled.program, { relaxedSimd });
       this.wasm.set(key, artifact);
     }
-    return device.launch(artifact, args as Readonly<Record<string, unknown>>);
+    return artifact;
   }
 
   /** Runs the kernel on the reference interpreter; write params are updated in place. */
@@ -170,6 +184,13 @@ export class Kernel<P extends ParamSpecs = ParamSpecs, C extends ConstSpecs = Co
       args as unknown as Readonly<Record<string, Tensor | number>>,
     );
   }
+}
+
+/** A cache key of const values: name=value pairs in name order (cheaper than JSON of sorted entries). */
+function constsKey(consts: Readonly<Record<string, number | undefined>>): string {
+  let key = '';
+  for (const name of Object.keys(consts).sort()) key += `${name}=${consts[name]};`;
+  return key;
 }
 
 /** `kernel({ name, params, consts })`body`` */

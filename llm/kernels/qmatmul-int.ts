@@ -4,18 +4,24 @@
 // dot(xq, q) (i32 accumulation, exact), with the offset applied once per block from xsum:
 //   zero point z: dot(x, q - z) = dot(x, q) - z * sum(x)
 //   float min mn: dot(x, q * s + mn) = s * dot(x, q) + mn * sum(x)
-// The scales and offsets come repacked (repack.ts) as f32 rows ws[g, n] = s / MUL and wo[g, n]
-// (-z s / MUL, or mn), so one block step is
+// The scales and offsets come repacked (repack.ts) as f32 factors ws = s / MUL and wo (-z s / MUL, or
+// mn) in column blocks of NB = 64 outputs, [cdiv(N, NB), groups * NB]: a block's BN factors of group
+// g are one [1, BN] row piece, and its factors of all groups one contiguous stretch. One block step is
 //   acc[m, n] += xs[m, b] * (dot(xq, q)[m, n] * ws[g, n] + xsum[m, b] * wo[g, n])
-// with b = k / QB and g = k / G. QB divides G, or G >= K (one scale per channel). The inner op is thus a pure
+// with b = k / QB and g = k / G (ws[g, n] standing for ws[n / NB, g * NB + n % NB]). QB divides G,
+// or G >= K (one scale per channel). The inner op is thus a pure
 // dot(i8 activations, transpose(int weights)), which the backends lower to packed integer dots
 // (WASM: dot-subbyte.ts reads 4- and 8-bit weights in place; WebGPU: dot4I8Packed).
 // Split-K works as in qmatmul.ts.
 import { f32, global, i8, i16, i32, kernel } from '../../dsl/index.js';
 import type { Kernel } from '../../dsl/lang/kernel.js';
+import { INT_SCALE_BLOCK } from './repack.js';
 import { cached, integerWeights, type KernelSpec, offsetCode } from './spec.js';
 
-/** Tunable consts (first = default): rows of x per block, output columns per block, threads. */
+/**
+ * Tunable consts (first = default): rows of x per block, output columns per block (each divides
+ * INT_SCALE_BLOCK, so a block's scales lie in one column block of ws / wo), threads.
+ */
 export const QMATMUL_INT_CONSTS = {
   BM: [1, 2, 4, 8, 16, 32],
   BN: [8, 4, 16, 32, 64],
@@ -30,13 +36,15 @@ export function qmatmulIntKernel(spec: KernelSpec, qb: number, split: boolean): 
   return cached(`qmatmul-int/b${qb}/${split ? 'split' : 'full'}`, spec, () => {
     const offset = offsetCode(spec);
     const groups = `cdiv(K, ${spec.group})`;
+    const NB = INT_SCALE_BLOCK;
+    const scales = [`cdiv(N, ${NB})`, `${groups} * ${NB}`];
     const params = {
       xq: global(i8, ['M', 'K']),
       xs: global(f32, ['M', `cdiv(K, ${qb})`]),
       ...(offset ? { xsum: global(f32, ['M', `cdiv(K, ${qb})`]) } : {}),
       w: global(spec.weight, ['N', 'K']),
-      ws: global(f32, [groups, 'N']),
-      ...(offset ? { wo: global(f32, [groups, 'N']) } : {}),
+      ws: global(f32, scales),
+      ...(offset ? { wo: global(f32, scales) } : {}),
       ...(split
         ? { part: global(f32, ['S', 'M', 'N'], 'write'), KS: i32 }
         : { y: global(f32, ['M', 'N'], 'write') }),
@@ -53,6 +61,7 @@ export function qmatmulIntKernel(spec: KernelSpec, qb: number, split: boolean): 
         SPLIT: split ? 1 : 0,
         FLOAT: float ? 1 : 0,
         MUL: iw.mul,
+        NB,
       },
     })`
       if (SPLIT == 1) { grid(cdiv(N, BN), cdiv(M, BM), S); } else { grid(cdiv(N, BN), cdiv(M, BM)); }
@@ -74,11 +83,11 @@ export function qmatmulIntKernel(spec: KernelSpec, qb: number, split: boolean): 
           ? dot(xt, (load(w, [n0, k], [BN, QB]).to(f32) * MUL).to(${wi}).transpose()).to(f32)
           : dot(xt, load(w, [n0, k], [BN, QB]).to(${wi}).transpose()).to(f32);
         const xsc = load(xs, [m0, b], [BM, 1]);
-        const wsc = load(ws, [g, n0], [1, BN]);
+        const wsc = load(ws, [n0 / NB, g * NB + n0 % NB], [1, BN]);
         if (OFF == 0) {
           acc += xsc * (d * wsc);
         } else {
-          acc += xsc * (d * wsc + load(xsum, [m0, b], [BM, 1]) * load(wo, [g, n0], [1, BN]));
+          acc += xsc * (d * wsc + load(xsum, [m0, b], [BM, 1]) * load(wo, [n0 / NB, g * NB + n0 % NB], [1, BN]));
         }
       }
       if (SPLIT == 1) { store(part, [blockIdx.z, m0, n0], acc); } else { store(y, [m0, n0], acc); }

@@ -135,6 +135,43 @@ describe('Kernel.launch on the WASM device', () => {
     k.interpret({ a: await device.read(a), b: await device.read(b), c: want });
     expectSame(await device.read(c), want);
   });
+
+  it('reuses the artifact per requested consts: alternating consts each run their own; bad ones always reject', async () => {
+    const N = 37; // not a multiple of any BN: edge blocks
+    const k = kernel({
+      name: 'scaled_copy',
+      params: { a: param(f32, ['N']), c: param(f32, ['N'], 'write') },
+      consts: { S: [2, 3], BN: [16, 8] },
+    })`
+      grid(cdiv(N, BN));
+      threads(64);
+      const off = blockIdx.x * BN;
+      store(c, [off], load(a, [off], [BN]) * S);
+    `;
+    const host = Tensor.fromArray(f32, [N], randomTensor(f32, [N], 5).toArray());
+    const a = device.upload(host);
+    const poisoned = () => device.upload(Tensor.zeros(f32, [N]).fill(Number.NaN));
+    for (const consts of [{ S: 3 }, {}, { S: 3, BN: 8 }, { BN: 8, S: 2 }, { S: 3 }] as const) {
+      const c = poisoned();
+      await k.launch(device, { a, c }, { consts });
+      const s = ('S' in consts ? consts.S : undefined) ?? 2;
+      expectSame(
+        await device.read(c),
+        Tensor.fromArray(
+          f32,
+          [N],
+          host.toArray().map((v) => Math.fround(v * s)),
+        ),
+      );
+      c.destroy();
+    }
+    const c = poisoned();
+    for (let i = 0; i < 2; i++) {
+      await expect(k.launch(device, { a, c }, { consts: { S: 5 as 2 } })).rejects.toThrow(
+        /const 'S' = 5 is not one of its candidates \[2, 3\]/,
+      );
+    }
+  });
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -1,16 +1,18 @@
 // The integer path's scale repacking (llm/kernels/repack.ts) against a host computation, bit for
-// bit: ws[g, n] = s[n, g] / MUL and wo[g, n] = -z s / MUL (zero points) or mn (mins), f32, group-major.
-// Random scales of both signs, zero points and mins; N and the group count leave edge tiles; outputs
-// poisoned. Also where planQuantizedMatmul takes the int8 path by default.
+// bit: ws[n / 64, g * 64 + n % 64] = s[n, g] / MUL and wo = -z s / MUL (zero points) or mn (mins), f32, in
+// column blocks of 64 outputs. Random scales of both signs, zero points and mins; N (several column
+// blocks, the last partial) and the group count leave edge tiles; outputs poisoned. Also where
+// planQuantizedMatmul takes the int8 path by default.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as dt from '../../dsl/dtype.js';
-import { f32, Tensor } from '../../dsl/index.js';
-import { repackIntScalesKernel } from '../../llm/kernels/repack.js';
+import { f16, f32, Tensor } from '../../dsl/index.js';
+import { INT_SCALE_BLOCK, intScaleShape, repackIntScalesKernel } from '../../llm/kernels/repack.js';
 import { integerWeights } from '../../llm/kernels/spec.js';
-import { kernelSpec, planQuantizedMatmul } from '../../llm/matmul.js';
+import { kernelSpec, planQuantizedMatmul, quantizedMatmul } from '../../llm/matmul.js';
 import type { QuantFormat } from '../../llm/quantized-matrix.js';
 import { createWasmDevice, type WasmDevice } from '../../runtime/index.js';
-import { randomQuantizedMatrix } from './kernels-fixtures.js';
+import { checkMatmul } from './kernels-check.js';
+import { randomActivations, randomQuantizedMatrix } from './kernels-fixtures.js';
 
 let device: WasmDevice;
 beforeAll(async () => {
@@ -27,12 +29,13 @@ describe('repackIntScalesKernel', () => {
     ['f4e2m1 (MUL 2)', { weight: dt.f4e2m1, group: 32, scale: 'f32' }],
   ] as const)('%s', async (_, format) => {
     const fmt = format as QuantFormat;
-    const [n, k] = [37, 32 * 41 + 5]; // 42 groups: edge tiles in both dims of the repack grid
+    // 42 groups and N = 2 * 64 + 37: edge tiles in both dims of the repack grid, a partial last block
+    const [n, k] = [165, 32 * 41 + 5];
     const qm = randomQuantizedMatrix(fmt, n, k, 17);
     const spec = kernelSpec(fmt, f32);
     const mul = integerWeights(spec)!.mul;
     const groups = qm.scales.shape[1] as number;
-    const poison = () => device.upload(Tensor.zeros(f32, [groups, n]).fill(Number.NaN));
+    const poison = () => device.upload(Tensor.zeros(f32, intScaleShape(n, groups)).fill(Number.NaN));
     const ws = poison();
     const wo = poison();
     const args = {
@@ -48,16 +51,53 @@ describe('repackIntScalesKernel', () => {
     const s = qm.scales.toArray();
     const z = qm.zeros?.toArray();
     const mn = qm.mins?.toArray();
+    const nb = INT_SCALE_BLOCK;
     for (let g = 0; g < groups; g++) {
       for (let r = 0; r < n; r++) {
+        const at = (Math.floor(r / nb) * groups + g) * nb + (r % nb);
         const sc = Math.fround(Math.fround(s[r * groups + g]!) * Math.fround(1 / mul));
-        expect(gotS[g * n + r], `ws[${g}, ${r}]`).toBe(sc);
-        if (z) expect(gotO[g * n + r], `wo[${g}, ${r}]`).toBe(Math.fround(sc * (0 - z[r * groups + g]!)));
-        if (mn) expect(gotO[g * n + r], `wo[${g}, ${r}]`).toBe(Math.fround(mn[r * groups + g]!));
+        expect(gotS[at], `ws[${g}, ${r}]`).toBe(sc);
+        if (z) expect(gotO[at], `wo[${g}, ${r}]`).toBe(Math.fround(sc * (0 - z[r * groups + g]!)));
+        if (mn) expect(gotO[at], `wo[${g}, ${r}]`).toBe(Math.fround(mn[r * groups + g]!));
+      }
+      // The last block's columns past N hold zeros (they are read, never stored, by the GEMV).
+      for (let r = n; r < Math.ceil(n / nb) * nb; r++) {
+        const at = (Math.floor(r / nb) * groups + g) * nb + (r % nb);
+        expect(Math.abs(gotS[at]!), `ws[${g}, ${r}] (padding)`).toBe(0);
+        if (spec.offset) expect(Math.abs(gotO[at]!), `wo[${g}, ${r}] (padding)`).toBe(0);
       }
     }
     for (const t of Object.values(args)) t.destroy();
     wo.destroy();
+  });
+});
+
+describe('the int8 GEMV on the blocked scales', () => {
+  // N = 2 * 64 + 37: three column blocks of the scales, the last partial; K = 203 leaves a partial
+  // activation block. Every BN candidate reads its columns' scales inside one column block.
+  it('matches the reference for every BN (zero points and mins) x M 1, 3', async () => {
+    const [n, k] = [165, 203];
+    for (const [i, format] of [
+      { weight: dt.u4, group: 32, scale: 'f16' },
+      { weight: dt.u5, group: 64, scale: 'f32', offset: 'min' },
+    ].entries()) {
+      const qm = randomQuantizedMatrix(format as QuantFormat, n, k, 300 + i);
+      for (const m of [1, 3]) {
+        const x = randomActivations(m === 1 ? f32 : f16, m, k, 310 + i + m);
+        for (const BN of [4, 8, 16, 32, 64]) {
+          const r = await checkMatmul(device, x, qm, { path: 'int8', consts: { BN } }, `BN ${BN}/M${m}`);
+          expect(r.worst).toBeLessThanOrEqual(1);
+        }
+      }
+    }
+  });
+
+  it('refuses a BN that would straddle two column blocks, naming the candidates', async () => {
+    const qm = randomQuantizedMatrix({ weight: dt.u4, group: 32, scale: 'f16' }, 96, 64, 5);
+    const x = randomActivations(f32, 1, 64, 6);
+    await expect(quantizedMatmul(device, x, qm, { path: 'int8', consts: { BN: 48 } })).rejects.toThrow(
+      /BN' = 48 is not one of its candidates \[8, 4, 16, 32, 64\]/,
+    );
   });
 });
 

@@ -101,7 +101,7 @@ function chooseQB(group: number, k: number, backend: 'wasm' | 'webgpu'): number 
  * whose dots read the packed weights in place (dot-subbyte.ts); measured 1.8-3.5x faster than the
  * float path for every width, signed and unsigned, at 4096x4096/g128 and M = 1, and faster at
  * M = 2..8 (u8 at M = 8: 5.6 ms against 15.2 ms; docs/llm.md). Only where a block of QB activations
- * holds a whole chunk of packed weights (1 and 2 bits need QB >= 128 and 64). Everything else, and
+ * holds a whole chunk of packed weights (32 weights below 8 bits, 16 at 8 bits). Everything else, and
  * any explicit `path`, as asked.
  */
 function defaultPath(m: number, format: QuantFormat, backend: 'wasm' | 'webgpu', qb: number): MatmulPath {
@@ -115,8 +115,7 @@ function defaultPath(m: number, format: QuantFormat, backend: 'wasm' | 'webgpu',
 
 /** Weights per v128 chunk of WASM's in-place sub-byte dot (dsl/backend/wasm/dot-fields.ts). */
 function subbyteChunk(bits: number): number {
-  if (bits === 8) return 16;
-  return 8 % bits === 0 ? 128 / bits : 32;
+  return bits === 8 ? 16 : 32;
 }
 
 /** Chooses kernel, tiles and split-K for an [M, K] x [N, K]ᵀ product. */

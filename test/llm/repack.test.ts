@@ -116,18 +116,17 @@ describe('default path', () => {
     expect(planQuantizedMatmul(1, 64, 4096, fmt(dt.u4), 'wasm', { path: 'float' }).path).toBe('float');
   });
 
-  it('is float where a block of activations cannot hold a v128 chunk of weights (1 and 2 bits, small groups)', () => {
+  it('is float where a block of activations cannot hold a chunk of weights (small groups)', () => {
     const at = (weight: QuantFormat['weight'], group: number) =>
       planQuantizedMatmul(1, 64, 4096, { weight, group, scale: 'f16' }, 'wasm').path;
-    // QB = 32 at group 32: 1-bit chunks are 128 weights, 2-bit 64; 3..8 bits fit.
-    expect([dt.u1, dt.i1, dt.u2, dt.i2].map((w) => at(w, 32))).toEqual(['float', 'float', 'float', 'float']);
-    expect([dt.u3, dt.u4, dt.i5, dt.u7, dt.i8].map((w) => at(w, 32))).toEqual([
-      'int8',
-      'int8',
-      'int8',
+    // Chunks are 32 weights below 8 bits and 16 bytes at 8 bits: QB = 32 (group 32) holds every
+    // width, QB = 16 (group 16) only bytes.
+    const all = [dt.u1, dt.i1, dt.u2, dt.i2, dt.u3, dt.u4, dt.i5, dt.u6, dt.u7, dt.i8];
+    expect(all.map((w) => at(w, 32))).toEqual(all.map(() => 'int8'));
+    expect([dt.u1, dt.i2, dt.u3, dt.u4, dt.i5, dt.u6, dt.i7, dt.u8, dt.i8].map((w) => at(w, 16))).toEqual([
+      ...Array(7).fill('float'),
       'int8',
       'int8',
     ]);
-    expect([at(dt.u1, 64), at(dt.u2, 64), at(dt.u1, 128)]).toEqual(['float', 'int8', 'int8']);
   });
 });

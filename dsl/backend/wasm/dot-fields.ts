@@ -1,33 +1,66 @@
 // Field layouts of the sub-byte dot (dot-subbyte.ts) for integer weights of 1, 2, 3, 5, 6 and 7
-// bits: how one v128 of packed weights becomes i16x8 vectors of weights, each weight isolated in
-// place in its lane by an AND mask, ready for i32x4.dot_i16x8_s against a plane of activations.
+// bits: how a chunk of 32 packed weights (4w bytes) becomes four i16x8 vectors of weights, each
+// weight isolated in place in its lane by an AND mask, ready for i32x4.dot_i16x8_s against a plane
+// of activations.
 //
 // A weight isolated at bit o of its 16-bit lane is worth q 2^o; the activation plane's lane holds
 // x 2^(8 - o), so every product is q x 2^8 and the sums shift back down exactly (S = 8). That needs
 // o <= 8 (with |x| <= 128 the plane fits i16) and o + w <= 15 (the lane stays a positive i16).
 //
-// - 1 and 2 bits (fields never straddle a byte): a v128 is 128 / w weights; each i16 lane holds
-//   16 / w of them. The low byte's fields are masked in v (o = 0, w, ..), the high byte's in
-//   v >>u 8 (one shift per v128), so every o <= 7. Plane (h, r), lane j holds weight
-//   (16 / w) j + (8 / w) h + r: a strided gather of the activations.
-// - 3, 5, 6 and 7 bits (fields straddle bytes): a group of 8 weights is w bytes. Per group one
-//   i8x16.swizzle copies into lane i the two bytes [w i / 8, + 1] of the group (little-endian), so
-//   weight i lies at o_i = w i mod 8 <= 7, and one AND with the lane masks (2^w - 1) << o_i isolates
-//   all 8. A chunk is 4 groups (32 weights): 12 bytes for 3 bits, one load reading 4 bytes past
-//   the chunk (the caller checks that they lie inside the tensor); 20, 24, 28 bytes for 5, 6, 7
-//   bits, two loads (at the chunk's start and ending at its end). Planes are contiguous
-//   activations, lane i scaled by 2^(8 - o_i).
-// Signed weights are biased to unsigned by XOR with each field's sign bit (one constant per load),
-// q + 2^(w - 1); the caller subtracts 2^(w - 1) sum(x).
+// Every layout spends at most one load, one i8x16.swizzle and one shift per 16 weights, and keeps
+// few constants (masks, swizzles, a sign XOR) live, so four weight rows, four planes and their
+// accumulators stay in x64's 16 xmm registers (V8 11.3 hoists a basic block's loads to its start;
+// the 5-7-bit chunks' two loads per row run as two halves in two blocks, dot-subbyte.ts). The
+// earlier layouts, a swizzle per 8 weights with 4 swizzle constants, or 1-bit chunks of 128
+// weights with 16 planes and 8 masks, spilled and ran 1.1-1.5x slower:
+// - 1 bit: the chunk's 4 bytes splatted into every i32 lane (load32_splat); i32 lane c's low i16
+//   holds weights 0-15 at bits 0-15, its high i16 weights 16-31. Masks 1 << c and 1 << (4 + c)
+//   pick weights c and 4 + c (+ 16 in the high half) from the load, and from it shifted right by 8
+//   in each i16 lane (weights 8 + c, 12 + c): 2 masks, 1 shift.
+// - 2 bits: the chunk's 8 bytes splatted into both i64 lanes (load64_splat); i16 lane k of copy c
+//   holds weights 8k..8k + 7. Copy c's mask picks field c, or 2 + c, of the load or of it shifted
+//   right by 8: 2 masks, 1 shift.
+// - 3 bits: one swizzle puts 12 bits (4 fields) of the chunk's 12 bytes into each i16 lane, at
+//   o = 0 or 4; masks 7 << o and 7 << (o + 3) pick fields 0 and 1 of each lane, and again from the
+//   swizzled value shifted right by 6 (fields 2 and 3). The 12 bytes are read as 8 and 4 (a 16-byte
+//   load straddled a cache line in 3 of 16 chunks: 1.05-1.07x slower).
+// - 5 and 6 bits: two loads of two 8-weight groups each (w bytes per group); a swizzle puts fields
+//   2i and 2i + 1 of each group into i16 lane i (o = 10i mod 8, or 12i mod 8, and o + 2w <= 16);
+//   one mask picks field 2i, the same mask after a shift right by w field 2i + 1.
+// - 7 bits: two loads of two groups each; a swizzle puts each group's 7 bytes in an i64 lane, where
+//   fields 1, 3, 5, 7 lie at o = 7, 5, 3, 1 of its four i16 lanes; the same mask after an i64 shift
+//   left by 7 picks fields 0, 2, 4, 6.
+// The loads of 5, 6 and 7 bits sit at 4-byte-aligned offsets inside the chunk (at its start and
+// ending at its end, or at 12 for 7 bits), each with its own swizzle: loads starting on the second
+// pair of groups, at 2 mod 4 for 5 and 7 bits, shared one swizzle but ran 1.2x slower. No load reads
+// past its chunk. Planes are gathers of the chunk's 32 activations, lane scaled by 2^(8 - o).
+// Signed weights are biased to unsigned by XOR with each field's sign bit, q + 2^(w - 1), after the
+// swizzle (where both loads' groups line up alike, so 5-7 bits keep one constant, not one per load)
+// and before the shift; the caller subtracts 2^(w - 1) sum(x).
+
+/**
+ * One load of a chunk: 16 bytes; 4 or 8 bytes repeated across the v128; or 12 bytes (8 and 4, the
+ * rest zero), which never straddle a cache line where a 16-byte load at 12 c would.
+ */
+export interface FieldLoad {
+  /** Byte offset within the chunk. */
+  readonly at: number;
+  readonly size: 4 | 8 | 12 | 16;
+}
+
+/** A vector the passes mask: a load, swizzled and then shifted (each optional). */
+export interface FieldView {
+  readonly load: number;
+  /** i8x16.swizzle byte indices (< 16, or 0x80 for a zero byte). */
+  readonly swizzle?: readonly number[];
+  /** A shift of `lanes`-bit lanes, left by `by` > 0 or right (unsigned) by -by. */
+  readonly shift?: { readonly lanes: 16 | 64; readonly by: number };
+}
 
 /** One i16x8 vector of isolated weights, its mask and the activations it multiplies. */
 export interface FieldPass {
-  /** Which of the chunk's loads (FieldLayout.loads) it reads. */
-  readonly load: number;
-  /** 0: the loaded v128; 1: it shifted right by 8 in each i16 lane. */
-  readonly view: 0 | 1;
-  /** i8x16.swizzle byte indices applied to the view first (< 16, or 0x80 for a zero byte), if any. */
-  readonly swizzle?: readonly number[];
+  /** Which of FieldLayout.views it masks. */
+  readonly view: number;
   /** Per i16 lane: the mask that isolates its weight. */
   readonly masks: readonly number[];
   /** Per i16 lane: the weight's index within the chunk (the activation it multiplies). */
@@ -38,91 +71,151 @@ export interface FieldPass {
 
 export interface FieldLayout {
   readonly bits: number;
-  /** Weights per chunk (one v128 load). */
+  /** Weights per chunk. */
   readonly per: number;
   /** Bytes of weights per chunk (the loads' stride). */
   readonly bytes: number;
-  /** Byte offsets within the chunk of its 16-byte loads. */
-  readonly loads: readonly number[];
+  readonly loads: readonly FieldLoad[];
+  readonly views: readonly FieldView[];
   /** Bytes the last load reads past the chunk (the caller checks they lie inside the tensor). */
   readonly over: number;
   readonly passes: readonly FieldPass[];
-  /** Per load: the 16 bytes whose XOR biases signed weights to unsigned (each field's top bit). */
+  /**
+   * Per view: the 16 bytes whose XOR, after the view's swizzle and before its shift, biases signed
+   * weights to unsigned (each field's top bit).
+   */
   readonly signs: readonly (readonly number[])[];
-  /** Whether some pass reads view 1. */
-  readonly shifted: boolean;
 }
 
 const layouts = new Map<number, FieldLayout>();
+const lanes8 = Array.from({ length: 8 }, (_, l) => l);
+
+/** A pass from per-lane (field offset o, chunk element) pairs. */
+function pass(view: number, w: number, lane: (l: number) => { o: number; elem: number }): FieldPass {
+  const at = lanes8.map(lane);
+  return {
+    view,
+    masks: at.map(({ o }) => ((1 << w) - 1) << o),
+    elems: at.map(({ elem }) => elem),
+    shifts: at.map(({ o }) => 8 - o),
+  };
+}
+
+/** 5 and 6 bits: lane i of group g holds fields 2i, 2i + 1 (the swizzle), picked at o and o + w. */
+function pairLayout(w: number): Pick<FieldLayout, 'loads' | 'views' | 'passes'> {
+  const window = (i: number) => ({ byte: (2 * i * w) >> 3, o: (2 * i * w) & 7 });
+  // Loads at the chunk's start and ending at its end (offsets 2 mod 4 ran slower), each holding
+  // two whole groups.
+  const loads = [0, 4 * w - 16];
+  const swizzle = (at: number, first: number) =>
+    lanes8.flatMap((l) => {
+      const b = w * (first + (l >> 2)) + window(l & 3).byte - at;
+      return [b, b + 1];
+    });
+  const views: FieldView[] = loads.flatMap((at, load) => [
+    { load, swizzle: swizzle(at, 2 * load) },
+    { load, swizzle: swizzle(at, 2 * load), shift: { lanes: 16, by: -w } } as const,
+  ]);
+  const passes = [0, 1, 2, 3].map((v) =>
+    pass(v, w, (l) => ({ o: window(l & 3).o, elem: 16 * (v >> 1) + 8 * (l >> 2) + 2 * (l & 3) + (v & 1) })),
+  );
+  return { loads: loads.map((at) => ({ at, size: 16 })), views, passes };
+}
 
 /** The layout for w-bit weights (w in 1, 2, 3, 5, 6, 7). */
 export function fieldLayout(w: number): FieldLayout {
   let layout = layouts.get(w);
   if (layout) return layout;
   if (w < 1 || w > 7 || w === 4) throw new RangeError(`fieldLayout: no field layout for ${w}-bit weights`);
-  const passes: FieldPass[] = [];
-  const loads: number[] = [];
-  const fieldMask = (1 << w) - 1;
-  let per: number;
-  if (8 % w === 0) {
-    per = 128 / w;
-    loads.push(0);
-    const lane = 16 / w;
-    const half = 8 / w;
-    for (const view of [0, 1] as const) {
-      for (let r = 0; r < half; r++) {
-        passes.push({
-          load: 0,
-          view,
-          masks: Array(8).fill(fieldMask << (w * r)),
-          elems: Array.from({ length: 8 }, (_, j) => lane * j + half * view + r),
-          shifts: Array(8).fill(8 - w * r),
-        });
-      }
-    }
-  } else {
-    // Chunks of 4 groups, loaded at multiples of 4 bytes (2 groups of 5 or 7 bits per load, at 2
-    // mod 4, ran up to 1.4x slower): 12 bytes of 3-bit weights in one load reading 4 bytes past the
-    // chunk; 20, 24, 28 bytes of 5-, 6-, 7-bit ones in two loads, at the chunk's start and ending
-    // at its end, each group wholly in one. 8 groups would need 8 swizzle constants, more than the
-    // registers hold beside the planes (3 bits: 2.8x slower).
-    const groups = 4;
-    per = 8 * groups;
-    const bytes = groups * w;
-    loads.push(...(bytes > 16 ? [0, bytes - 16] : [0]));
-    for (let g = 0; g < groups; g++) {
-      const lanes = Array.from({ length: 8 }, (_, i) => i);
-      const load = g * w + w <= 16 ? 0 : 1;
-      // A byte past the load (only a field that does not straddle asks for it) reads 0: index 0x80
-      // (top bit set) keeps the swizzle a plain byte shuffle on x64.
-      const at = (b: number) => (b - loads[load] < 16 ? b - loads[load] : 0x80);
-      passes.push({
-        load,
-        view: 0,
-        swizzle: lanes.flatMap((i) => [at(g * w + ((w * i) >> 3)), at(g * w + ((w * i) >> 3) + 1)]),
-        masks: lanes.map((i) => fieldMask << ((w * i) & 7)),
-        elems: lanes.map((i) => 8 * g + i),
-        shifts: lanes.map((i) => 8 - ((w * i) & 7)),
-      });
-    }
-  }
+  const per = 32;
   const bytes = (per * w) / 8;
-  // Each field's top bit in the chunk, then each load's 16 bytes of that.
+  let shape: Pick<FieldLayout, 'loads' | 'views' | 'passes'>;
+  const shr8 = { lanes: 16, by: -8 } as const;
+  if (w === 1) {
+    // Lane l = 2c + h: weight 16h + 8 (view) + 4 (p & 1) + c at bit 4 (p & 1) + c.
+    shape = {
+      loads: [{ at: 0, size: 4 }],
+      views: [{ load: 0 }, { load: 0, shift: shr8 }],
+      passes: [0, 1, 2, 3].map((p) =>
+        pass(p >> 1, 1, (l) => {
+          const o = 4 * (p & 1) + (l >> 1);
+          return { o, elem: 16 * (l & 1) + 8 * (p >> 1) + o };
+        }),
+      ),
+    };
+  } else if (w === 2) {
+    // Lane l = 4c + k: weight 8k + 4 (view) + f at bit 2f, f = 2 (p & 1) + c.
+    shape = {
+      loads: [{ at: 0, size: 8 }],
+      views: [{ load: 0 }, { load: 0, shift: shr8 }],
+      passes: [0, 1, 2, 3].map((p) =>
+        pass(p >> 1, 2, (l) => {
+          const f = 2 * (p & 1) + (l >> 2);
+          return { o: 2 * f, elem: 8 * (l & 3) + 4 * (p >> 1) + f };
+        }),
+      ),
+    };
+  } else if (w === 3) {
+    // Lane l: bytes 12l / 8 and the next, fields 4l..4l + 3 from o = 12l mod 8.
+    const swizzle = lanes8.flatMap((l) => [(12 * l) >> 3, ((12 * l) >> 3) + 1]);
+    shape = {
+      loads: [{ at: 0, size: 12 }],
+      views: [
+        { load: 0, swizzle },
+        { load: 0, swizzle, shift: { lanes: 16, by: -6 } },
+      ],
+      passes: [0, 1, 2, 3].map((p) =>
+        pass(p >> 1, 3, (l) => ({ o: ((12 * l) & 7) + 3 * (p & 1), elem: 4 * l + p })),
+      ),
+    };
+  } else if (w === 7) {
+    // i64 lane g of a load: group g's 7 bytes; i16 lane k holds field 2k + 1 at o = 7 - 2k, and
+    // after the shift left by 7, field 2k.
+    const loads = [0, 12];
+    const swizzle = (at: number, first: number) =>
+      [0, 1].flatMap((g) => [...Array.from({ length: 7 }, (_, b) => 7 * (first + g) + b - at), 0x80]);
+    const views: FieldView[] = loads.flatMap((at, load) => [
+      { load, swizzle: swizzle(at, 2 * load) },
+      { load, swizzle: swizzle(at, 2 * load), shift: { lanes: 64, by: 7 } } as const,
+    ]);
+    shape = {
+      loads: loads.map((at) => ({ at, size: 16 })),
+      views,
+      passes: [0, 1, 2, 3].map((v) =>
+        pass(v, 7, (l) => ({
+          o: 7 - 2 * (l & 3),
+          elem: 16 * (v >> 1) + 8 * (l >> 2) + 2 * (l & 3) + 1 - (v & 1),
+        })),
+      ),
+    };
+  } else {
+    shape = pairLayout(w);
+  }
+  for (const p of shape.passes) {
+    p.masks.forEach((_, l) => {
+      const o = 8 - p.shifts[l];
+      if (o < 0 || o > 8 || o + w > 15) throw new Error(`fieldLayout: ${w}-bit field at bit ${o}`);
+    });
+  }
+  // Each field's top bit in the chunk, then each load's bytes of that (repeated for splats).
   const chunkSigns = Array<number>(bytes).fill(0);
   for (let f = 0; f < per; f++) {
     const bit = w * f + w - 1;
     chunkSigns[bit >> 3] |= 1 << (bit & 7);
   }
-  const signs = loads.map((at) => Array.from({ length: 16 }, (_, k) => chunkSigns[at + k] ?? 0));
+  const loadSigns = shape.loads.map(({ at, size }) =>
+    Array.from({ length: 16 }, (_, k) => (size === 12 && k >= 12 ? 0 : (chunkSigns[at + (k % size)] ?? 0))),
+  );
+  const signs = shape.views.map(({ load, swizzle }) =>
+    swizzle ? swizzle.map((i) => (i < 16 ? loadSigns[load][i] : 0)) : loadSigns[load],
+  );
   layout = {
     bits: w,
     per,
     bytes,
-    loads,
-    over: Math.max(0, loads[loads.length - 1] + 16 - bytes),
-    passes,
+    ...shape,
+    over: Math.max(0, ...shape.loads.map(({ at, size }) => at + size - bytes)),
     signs,
-    shifted: passes.some((p) => p.view === 1),
   };
   layouts.set(w, layout);
   return layout;

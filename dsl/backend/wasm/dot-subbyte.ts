@@ -21,11 +21,14 @@
 // - 8-bit weights (a in -32768..32767): i8x16 widened to two i16x8 (sign or zero), against a's row
 //   narrowed to i16, contiguous.
 // - 1, 2, 3, 5, 6 and 7 bits (a in -128..127): the same scaled scheme with the field layouts of
-//   dot-fields.ts: each weight isolated in place at bit o <= 7 of its i16 lane by an AND (after an
-//   i8x16.swizzle per 8 weights for 3, 5, 6, 7 bits, whose fields straddle bytes), against planes of
-//   a built once per dot with each lane pre-multiplied by 2^(8 - o); the scaled sums are shifted
-//   down before they could overflow i32 (every 2048 weights at 7 bits, more below). Signed weights
-//   are biased by XOR with the fields' sign bits (q + 2^(w - 1)) and 2^(w - 1) sum(a) subtracted.
+//   dot-fields.ts: chunks of 32 weights, each weight isolated in place at bit o <= 8 of its i16
+//   lane by an AND, after a splat load (1, 2 bits) or a swizzle (3, 5, 6, 7 bits) and at most one
+//   shift per 16 weights, against planes of a built once per dot (shuffles of each chunk's 32
+//   elements) with each lane pre-multiplied by 2^(8 - o); the scaled sums are shifted down before
+//   they could overflow i32 (every 2048 weights at 7 bits, more below). Signed weights are biased
+//   by XOR with the fields' sign bits (q + 2^(w - 1)) and 2^(w - 1) sum(a) subtracted. 5-, 6- and
+//   7-bit chunks (two loads per row) run as two halves, the second behind an always-taken branch:
+//   V8 hoists a basic block's loads, and 8 live loads spilled (u7 1.1x, i7 1.2x slower).
 // - Relaxed SIMD (a relaxed compilation with relaxedNibbleDot, the default), 4-bit weights: a's rows are
 //   split into two i8 planes, its even and odd elements of each 32, against each byte's low and high
 //   nibble (0..15, valid 7-bit operands of i16x8.relaxed_dot_i8x16_i7x16_s, so every engine computes
@@ -33,8 +36,8 @@
 //   4 * 4 * 15 * 128 < 32768), then widen into i32 by i32x4.dot_i16x8_s against ones. With one row
 //   of a, blocks of 8 weight rows (subbyteRowBlock): more cache lines in flight from DRAM.
 // Rows of the weight tile that lie wholly inside the tensor (and, below 8 bits, start on a byte or
-// a group of 8 weights; with 3 bits, whose loads read 4 bytes past the chunk, end that far before
-// the tensor's end) take this path; other rows, and the K % chunk tail, are summed element by
+// a group of 8 weights; with a layout whose last load read past the chunk, end that far before the
+// tensor's end: none does now) take this path; other rows, and the K % chunk tail, are summed element by
 // element with the load's bounds (when K is whole chunks, a block on the vector path writes c + sum
 // straight to dst and skips that per-row code). When K is whole chunks, one check per dot asks
 // whether every row of the tile takes the vector path; if so (all but edge tiles) the blocks run
@@ -45,15 +48,15 @@
 // - c a `full 0` used only by the dot (`acc += dot(x, wT)`): skipped; sums stored without adding c.
 // - a scaled sum that cannot leave i32 over the whole K and 4 lanes (4-bit: K <= 4352 for i8 a) is
 //   reduced first and shifted down once per 4 rows, not once per accumulator.
-// - a's own i8 global load (4-bit weights, and 3, 5, 6, 7 bits whose planes are contiguous) is
-//   skipped too: when a's tile lies inside its tensor the planes are built straight from its bytes
+// - a's own i8 global load (every width below 8 bits: planes come from each chunk's 32 contiguous
+//   elements) is skipped too: when a's tile lies inside its tensor the planes are built straight from its bytes
 //   (two v128 loads per 32 elements), else (and before blocks that sum element by element, which
 //   read a's scratch tile) the load runs as it would have.
 import binaryen from 'binaryen';
 import { type DType, type IntDType, i8 } from '../../dtype.js';
 import type { Cast, Dot, Full, LoadGlobal, Program, Stmt, TileVar, Transpose } from '../../ir/program.js';
 import type { Gen } from './context.js';
-import { fieldLayout, i16Bytes } from './dot-fields.js';
+import { type FieldLayout, fieldLayout, i16Bytes } from './dot-fields.js';
 import type { Ref, Val } from './fn.js';
 import { wrapInt } from './formats.js';
 import { countVars } from './fuse-plan.js';
@@ -203,14 +206,11 @@ function match(
 }
 
 /**
- * Whether every plane of a holds contiguous elements (4 bits; 3, 5, 6, 7 bits' fields), so planes
- * read in place take one load per plane. 1- and 2-bit planes are strided gathers: byte by byte from
- * the tensor they ran up to 1.04x slower than from the i32 scratch tile; 8-bit weights take i16 a.
+ * Whether a's planes are built from 32 contiguous elements per chunk (4 bits, and every field
+ * layout), so planes read in place take two loads per chunk; 8-bit weights take i16 a.
  */
 function contiguousPlanes(bits: number): boolean {
-  if (bits === 4) return true;
-  if (bits >= 8) return false;
-  return fieldLayout(bits).passes.every((p) => p.elems.every((x, j) => x === p.elems[0] + j));
+  return bits < 8;
 }
 
 /** a's load when the dot can read it in place (Chain.aLoad). */
@@ -329,38 +329,21 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
   };
   const signedNibbles = nibble && w.signed;
   const signedFields = layout !== undefined && w.signed;
-  /** Field planes of chunk c of a's row i: each pass's activations, lane-scaled by 2^(8 - o). */
+  /**
+   * Field planes of chunk c of a's row i: the chunk's 32 activations (aBytes), each pass's gathered
+   * by a shuffle, widened and lane-scaled by 2^(8 - o).
+   */
   const fieldPlanes = (i: Val, c: Val, inPlace: boolean): Ref[] => {
-    const stmts: Ref[] = [];
-    const chunkAt = () => I.add(f.get(aPtr), I.mul(c(), I.const(per)));
+    const stmts = aBytes(i, c, inPlace);
     layout!.passes.forEach((pass, p) => {
-      const e0 = pass.elems[0];
-      const contiguous = pass.elems.every((x, j) => x === e0 + j);
-      let u: Ref;
-      if (inPlace) {
-        // In place only with contiguous planes (contiguousPlanes): 8 bytes, widened.
-        u = m.i16x8.extend_low_i8x16_s(m.v128.load64_zero(e0, 1, chunkAt()));
-      } else if (contiguous && e0 % 4 === 0) {
-        u = m.i16x8.narrow_i32x4_s(loadA(i, c, e0 / 4), loadA(i, c, e0 / 4 + 1));
-      } else {
-        // A gather: each lane's i16 is the low half of a's i32 element (empty lanes stay 0).
-        u = m.v128.const(new Array(16).fill(0));
-        pass.elems.forEach((x, j) => {
-          if (x < 0) return;
-          const at = aAt(i, c, 0);
-          u = m.v128.load16_lane(at.off + 4 * x, 2, j, at.at, u);
-        });
-      }
-      stmts.push(f.set(e[0], u));
-      if (signedFields) {
-        stmts.push(f.set(sumv, m.i32x4.add(f.get(sumv), m.i32x4.extadd_pairwise_i16x8_s(f.get(e[0])))));
-      }
+      const picked = m.i8x16.shuffle(f.get(e[0]), f.get(e[1]), [...pass.elems, ...pass.elems]);
+      const wide = m.i16x8.extend_low_i8x16_s(picked);
       const sh = pass.shifts[0];
       const scaled = pass.shifts.every((x) => x === sh)
         ? sh === 0
-          ? f.get(e[0])
-          : m.i16x8.shl(f.get(e[0]), I.const(sh))
-        : m.i16x8.mul(f.get(e[0]), m.v128.const(i16Bytes(pass.shifts.map((x) => 1 << x))));
+          ? wide
+          : m.i16x8.shl(wide, I.const(sh))
+        : m.i16x8.mul(wide, m.v128.const(i16Bytes(pass.shifts.map((x) => 1 << x))));
       stmts.push(storeXp(i, c, p, scaled));
     });
     return stmts;
@@ -399,7 +382,7 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
     if (inPlace) {
       const at = () => I.add(f.get(aPtr), I.shl(c(), I.const(5)));
       stmts.push(f.set(e[0], m.v128.load(0, 1, at())), f.set(e[1], m.v128.load(16, 1, at())));
-      if (signedNibbles) {
+      if (signedNibbles || signedFields) {
         const pairs = m.i16x8.add(
           m.i16x8.extadd_pairwise_i8x16_s(f.get(e[0])),
           m.i16x8.extadd_pairwise_i8x16_s(f.get(e[1])),
@@ -412,7 +395,7 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
       const lo = loadA(i, c, 2 * q);
       const hi = loadA(i, c, 2 * q + 1);
       stmts.push(f.set(e[q], m.i16x8.narrow_i32x4_s(lo, hi)));
-      if (signedNibbles) {
+      if (signedNibbles || signedFields) {
         stmts.push(f.set(sumv, m.i32x4.add(f.get(sumv), m.i32x4.extadd_pairwise_i16x8_s(f.get(e[q])))));
       }
     }
@@ -498,7 +481,6 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
   const rowBytes3 = f.local(i32);
   const v = Array.from({ length: NB }, () => f.local(v128));
   const fields = Array.from({ length: planes }, () => f.local(v128));
-  const hv = Array.from({ length: NB }, () => f.local(v128)); // field views: v >>u 8 per i16 lane
   // Fields: each row's further loads of the chunk (layout.loads beyond the first).
   const vx = Array.from({ length: NB }, () =>
     Array.from({ length: Math.max(0, (layout?.loads.length ?? 1) - 1) }, () => f.local(v128)),
@@ -523,6 +505,9 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
         : e();
   // Where the vector path runs, every row starts on a byte (or group), so cols * w / 8 is exact.
   out.push(f.set(rowBytes, byteOf(cols)), f.set(rowBytes3, I.mul(f.get(rowBytes), I.const(3))));
+  // Two loads per chunk (5, 6, 7 bits): each half chunk (one load per row) its own basic block, so
+  // V8 hoists 4 loads at a time, not 8, and nothing spills (halfStep).
+  const halves = !relaxed && layout !== undefined && halfChunks(layout);
   const scaledSums = nibble || layout !== undefined;
   const segment = layout ? fieldSegment : SEGMENT;
   // When a row's scaled sums over all K, all 4 lanes together, cannot leave the i32 range (each
@@ -538,14 +523,23 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
   const sumAt = (t: number, r: number) => I.add(f.get(g.scratch), I.const(sums + (t * NB + r) * 4));
 
   /** The fields (plane values) of weight vector `x`, as expressions (each used once) or locals. */
-  const fieldsOf = (xs: readonly Val[], h: Val, keep: boolean): { stmts: Ref[]; get: (r: number) => Ref } => {
+  const fieldsOf = (xs: readonly Val[], keep: boolean): { stmts: Ref[]; get: (r: number) => Ref } => {
     const x = xs[0];
     const make = (r: number): Ref => {
       if (layout) {
+        // Views shared by two passes are computed twice here; V8 numbers the copies as one.
         const pass = layout.passes[r];
-        let view = pass.view === 1 ? h() : xs[pass.load]();
-        if (pass.swizzle) view = m.i8x16.swizzle(view, m.v128.const([...pass.swizzle]));
-        return m.v128.and(view, m.v128.const(i16Bytes(pass.masks)));
+        const view = layout.views[pass.view];
+        let y = xs[view.load]();
+        if (view.swizzle) y = m.i8x16.swizzle(y, m.v128.const([...view.swizzle]));
+        if (signedFields) y = m.v128.xor(y, m.v128.const([...layout.signs[pass.view]]));
+        const sh = view.shift;
+        if (sh) {
+          const by = I.const(Math.abs(sh.by));
+          if (sh.lanes === 16) y = sh.by > 0 ? m.i16x8.shl(y, by) : m.i16x8.shr_u(y, by);
+          else y = sh.by > 0 ? m.i64x2.shl(y, by) : m.i64x2.shr_u(y, by);
+        }
+        return m.v128.and(y, m.v128.const(i16Bytes(pass.masks)));
       }
       if (relaxed) {
         const v = r === 0 ? x() : m.i16x8.shr_u(x(), I.const(4));
@@ -619,32 +613,39 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
        * One chunk (one or two v128 of weights) of the block's weight rows added into target(t, r)
        * (`first`: set, not added, so no accumulator is zeroed first).
        */
+      /** Sets the block's chunk addresses for chunk cc (rowAt reads them). */
+      const chunkAddrs = (cc: number): Ref[] => [
+        f.set(chunkAddr, I.add(f.get(addr), I.mul(f.get(cc), I.const(stride)))),
+        ...(nb > 4 ? [f.set(chunkAddr4, I.add(f.get(chunkAddr), I.shl(f.get(rowBytes), I.const(2))))] : []),
+      ];
+      /**
+       * Row r's chunk address, a base plus 0, 1, 2 or 3 row strides (one x86 lea each): 8 rows
+       * hold 4 address registers, not 8 (V8 11.3 spilled row addresses with 8).
+       */
+      const rowAt = (r: number): Ref => {
+        const base = f.get(r >= 4 ? chunkAddr4 : chunkAddr);
+        const q = r % 4;
+        if (q === 0) return base;
+        if (q === 3) return I.add(base, f.get(rowBytes3));
+        return I.add(base, I.shl(f.get(rowBytes), I.const(q - 1)));
+      };
       const step = (cc: number, target: (t: number, r: number) => number, first = false): Ref[] => {
-        const stmts: Ref[] = [f.set(chunkAddr, I.add(f.get(addr), I.mul(f.get(cc), I.const(stride))))];
-        if (nb > 4) {
-          stmts.push(f.set(chunkAddr4, I.add(f.get(chunkAddr), I.shl(f.get(rowBytes), I.const(2)))));
-        }
-        /**
-         * Row r's chunk address, a base plus 0, 1, 2 or 3 row strides (one x86 lea each): 8 rows
-         * hold 4 address registers, not 8 (V8 11.3 spilled row addresses with 8).
-         */
-        const rowAt = (r: number): Ref => {
-          const base = f.get(r >= 4 ? chunkAddr4 : chunkAddr);
-          const q = r % 4;
-          if (q === 0) return base;
-          if (q === 3) return I.add(base, f.get(rowBytes3));
-          return I.add(base, I.shl(f.get(rowBytes), I.const(q - 1)));
-        };
+        const stmts: Ref[] = chunkAddrs(cc);
         const loadRow = (r: number): Ref[] => {
           const out: Ref[] = [];
           if (layout) {
-            // The chunk's loads (two for 5-, 6- and 7-bit chunks) and, for 1 and 2 bits, v >>u 8.
-            layout.loads.forEach((off, l) => {
-              let x = m.v128.load(off, 1, rowAt(r));
-              if (signedFields) x = m.v128.xor(x, m.v128.const([...layout.signs[l]]));
+            // The chunk's loads (two for 5-, 6- and 7-bit chunks; splats for 1 and 2 bits).
+            layout.loads.forEach(({ at: off, size }, l) => {
+              const x =
+                size === 4
+                  ? m.v128.load32_splat(off, 1, rowAt(r))
+                  : size === 8
+                    ? m.v128.load64_splat(off, 1, rowAt(r))
+                    : size === 12
+                      ? m.v128.load32_lane(off + 8, 1, 2, rowAt(r), m.v128.load64_zero(off, 1, rowAt(r)))
+                      : m.v128.load(off, 1, rowAt(r));
               out.push(f.set(l === 0 ? v[r] : vx[r][l - 1], x));
             });
-            if (layout.shifted) out.push(f.set(hv[r], m.i16x8.shr_u(f.get(v[r]), I.const(8))));
             return out;
           }
           let x = m.v128.load(0, 1, rowAt(r));
@@ -670,7 +671,7 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
         for (let r = 0; r < nb; r++) {
           if (interleave) stmts.push(...loadRow(r));
           const loaded = [v[r], ...vx[r]].map((q) => f.val(q));
-          const fl = fieldsOf(loaded, f.val(hv[r]), ids.length > 1);
+          const fl = fieldsOf(loaded, ids.length > 1);
           stmts.push(...fl.stmts);
           ids.forEach((i, t) => {
             let sum: Ref | undefined;
@@ -685,6 +686,67 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
         }
         return stmts;
       };
+      /**
+       * Half h of chunk cc (halves): one load per weight row and its two passes. The second half
+       * runs under a branch that is always taken (no address is -1): V8 hoists each basic block's
+       * loads to its start, and a branch keeps the halves' loads apart (4 live, not 8: no spills).
+       */
+      const halfStep = (
+        cc: number,
+        target: (t: number, r: number) => number,
+        first: boolean,
+        h: number,
+      ): Ref[] => {
+        const L = layout!;
+        const stmts: Ref[] = chunkAddrs(cc);
+        for (let r = 0; r < nb; r++) stmts.push(f.set(v[r], m.v128.load(L.loads[h].at, 1, rowAt(r))));
+        const shared = ids.length === 1;
+        const loadPlane = (i: number, p: number) => {
+          const q = xpAt(() => I.const(i), f.val(cc), 2 * h + p);
+          return m.v128.load(q.off, 16, q.at);
+        };
+        if (shared) for (let p = 0; p < 2; p++) stmts.push(f.set(xpl[p], loadPlane(ids[0], p)));
+        const plane = (i: number, p: number) => (shared ? f.get(xpl[p]) : loadPlane(i, p));
+        const sh = L.views[1].shift!;
+        const mask = () => m.v128.const(i16Bytes(L.passes[0].masks));
+        for (let r = 0; r < nb; r++) {
+          let y = m.i8x16.swizzle(f.get(v[r]), m.v128.const([...L.views[2 * h].swizzle!]));
+          if (signedFields) y = m.v128.xor(y, m.v128.const([...L.signs[0]]));
+          const [setY, getY] = f.save(y, v128);
+          const by = I.const(Math.abs(sh.by));
+          const moved =
+            sh.lanes === 16
+              ? sh.by > 0
+                ? m.i16x8.shl(getY(), by)
+                : m.i16x8.shr_u(getY(), by)
+              : sh.by > 0
+                ? m.i64x2.shl(getY(), by)
+                : m.i64x2.shr_u(getY(), by);
+          stmts.push(setY);
+          // Field 0 of each lane, and (after the shift) field 1; kept in locals for several rows of a.
+          const keep = ids.length > 1;
+          if (keep)
+            stmts.push(
+              f.set(fields[0], m.v128.and(getY(), mask())),
+              f.set(fields[1], m.v128.and(moved, mask())),
+            );
+          const fieldOf = (p: number) =>
+            keep ? f.get(fields[p]) : p === 0 ? m.v128.and(getY(), mask()) : m.v128.and(moved, mask());
+          ids.forEach((i, t) => {
+            const sum = m.i32x4.add(
+              m.i32x4.dot_i16x8_s(fieldOf(0), plane(i, 0)),
+              m.i32x4.dot_i16x8_s(fieldOf(1), plane(i, 1)),
+            );
+            stmts.push(f.set(target(t, r), first ? sum : m.i32x4.add(f.get(target(t, r)), sum)));
+          });
+        }
+        return stmts;
+      };
+      /** A whole chunk as two halves, the second behind its always-taken branch. */
+      const halvesStep = (cc: number, target: (t: number, r: number) => number, first = false): Ref[] => [
+        ...halfStep(cc, target, first, 0),
+        m.if(I.ne(f.get(addr), I.const(-1)), m.block(null, halfStep(cc, target, false, 1))),
+      ];
       if (relaxed) {
         // i16 sums over `count` chunks, widened into the i32 accumulators by a dot with ones.
         const cc = f.local(i32);
@@ -722,10 +784,11 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
         const target = direct ? accOf : scl;
         const cc = f.local(i32);
         const fresh = !direct || c0 === 0; // the target starts at 0 here
+        const one = halves ? halvesStep : step;
         const rest = (n: number) =>
           f.repeat(
             n,
-            () => step(cc, target),
+            () => one(cc, target),
             () => f.bump(cc, 1),
           );
         // The chunks stay a loop. Unrolled, V8 11.3 hoisted every load and spilled (4 chunks at
@@ -740,7 +803,7 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
                 ...(fresh ? pairs.map(([t, r]) => f.set(target(t, r), m.i32x4.splat(I.const(0)))) : []),
                 ...rest(count),
               ]
-            : [...step(cc, target, fresh), ...f.bump(cc, 1), ...rest(count - 1)]),
+            : [...one(cc, target, fresh), ...f.bump(cc, 1), ...rest(count - 1)]),
         );
         if (!direct) {
           vector.push(
@@ -919,6 +982,35 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
     );
   }
   return out;
+}
+
+/**
+ * Whether a two-load layout can run half a chunk per loop pass: views 2h and 2h + 1 are load h
+ * swizzled, then shifted alike, and every pass shares one mask and one sign constant.
+ */
+function halfChunks(layout: FieldLayout): boolean {
+  const { loads, views, passes, signs } = layout;
+  if (loads.length !== 2 || views.length !== 4 || loads.some((l) => l.size !== 16)) return false;
+  const same = (a: readonly number[], b: readonly number[]) => a.every((x, i) => x === b[i]);
+  const shift = views[1].shift;
+  return (
+    shift !== undefined &&
+    [0, 1].every((h) => {
+      const [a, b] = [views[2 * h], views[2 * h + 1]];
+      return (
+        a.load === h &&
+        b.load === h &&
+        a.swizzle !== undefined &&
+        b.swizzle !== undefined &&
+        same(a.swizzle, b.swizzle) &&
+        a.shift === undefined &&
+        b.shift?.lanes === shift.lanes &&
+        b.shift.by === shift.by
+      );
+    }) &&
+    passes.every((p, i) => p.view === i && same(p.masks, passes[0].masks)) &&
+    signs.every((s) => same(s, signs[0]))
+  );
 }
 
 /** i8x16.shuffle picking 32-bit lanes (0-3 from a, 4-7 from b). */

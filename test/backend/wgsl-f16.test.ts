@@ -3,22 +3,22 @@
 // forced on one that claims the feature (and is then correct against the interpreter, bit for bit),
 // and that the native WGSL is deterministic and structurally what the docs say. On hardware with
 // 'shader-f16' the native artifact is launched by Kernel.launch like any other; it is untested here.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compileWgsl } from '../../dsl/backend/wgsl/index.js';
 import { f16, f32, i32 } from '../../dsl/dtype.js';
 import { ProgramBuilder } from '../../dsl/ir/builder.js';
 import type { Program } from '../../dsl/ir/program.js';
 import { binary } from '../../dsl/ir/scalar.js';
-import { createDevice, type WebGpuDevice } from '../../runtime/webgpu/device.js';
-import { expectCompiles, expectSame, poisoned, randomTensor, runBoth } from './wgsl-features-common.js';
+import {
+  expectCompiles,
+  expectSame,
+  poisoned,
+  randomTensor,
+  runBoth,
+  suiteDevice,
+} from './wgsl-features-common.js';
 
-let device: WebGpuDevice;
-
-beforeAll(async () => {
-  device = await createDevice();
-}, 120_000);
-
-afterAll(() => device?.destroy());
+const device = suiteDevice();
 
 const [R, C] = [11, 37];
 
@@ -52,8 +52,8 @@ function args() {
 
 describe('WGSL native f16 and its fallback', () => {
   it('SwiftShader has no shader-f16: the fallback is chosen and matches the interpreter bit for bit', async () => {
-    expect(device.features.has('shader-f16')).toBe(false);
-    const r = await runBoth(device, f16Kernel(), args(), { features: device.features });
+    expect(device().features.has('shader-f16')).toBe(false);
+    const r = await runBoth(device(), f16Kernel(), args(), { features: device().features });
     expect(r.artifact.wgsl).not.toContain('enable f16;');
     expect(r.artifact.wgsl).not.toMatch(/\bf16\(/);
     expect(r.artifact.features).toEqual([]);
@@ -62,8 +62,8 @@ describe('WGSL native f16 and its fallback', () => {
   });
 
   it("nativeF16: 'off' forces the fallback even when the features claim shader-f16", async () => {
-    const features = new Set([...device.features, 'shader-f16']);
-    const r = await runBoth(device, f16Kernel(), args(), { features, nativeF16: 'off' });
+    const features = new Set([...device().features, 'shader-f16']);
+    const r = await runBoth(device(), f16Kernel(), args(), { features, nativeF16: 'off' });
     expect(r.artifact.wgsl).not.toContain('enable f16;');
     expect(r.artifact.features).toEqual([]);
     expectSame(r.out.y.gpu, r.out.y.ref, 'y');
@@ -111,7 +111,7 @@ describe('WGSL native f16 and its fallback', () => {
       .replace(/\bf16\(/g, 'f32(');
     const code = shadow.replace(/\/\/.*$/gm, '');
     expect(code).not.toMatch(/<f16>|\bf16\(|: f16\b|\d\.\d+h\b/);
-    await expectCompiles(device, { ...native, wgsl: shadow });
+    await expectCompiles(device(), { ...native, wgsl: shadow });
   });
 
   it('the native and fallback modules differ only where f16 values are converted or computed', () => {
@@ -141,8 +141,13 @@ describe('WGSL native f16 and its fallback', () => {
   it('a native artifact launched on a device without shader-f16 fails with a clear error', async () => {
     const artifact = compileWgsl(f16Kernel(), { features: new Set(['shader-f16']) });
     const a = args();
-    const t = { x: device.upload(a.x), w: device.upload(a.w), y: device.upload(a.y), s: device.upload(a.s) };
-    await expect((async () => device.launch(artifact, t))()).rejects.toThrow(
+    const t = {
+      x: device().upload(a.x),
+      w: device().upload(a.w),
+      y: device().upload(a.y),
+      s: device().upload(a.s),
+    };
+    await expect((async () => device().launch(artifact, t))()).rejects.toThrow(
       /needs device feature\(s\) 'shader-f16'/,
     );
     for (const x of Object.values(t)) x.destroy();

@@ -1,13 +1,13 @@
 // Shared by the feature-path suites (wgsl-dot4, wgsl-vec4, wgsl-f16): run a program on a device and
 // on the interpreter with the same random inputs and poisoned outputs, check the WGSL compiles with
 // no message, and compare patterns.
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { compileWgsl, type WgslOptions } from '../../dsl/backend/wgsl/index.js';
 import { interpret } from '../../dsl/interp/interpret.js';
 import type { Program } from '../../dsl/ir/program.js';
 import { Tensor } from '../../dsl/tensor.js';
 import type { WgslArtifact } from '../../runtime/artifact.js';
-import type { WebGpuDevice } from '../../runtime/webgpu/device.js';
+import { createDevice, type WebGpuDevice } from '../../runtime/webgpu/device.js';
 import type { GpuTensor } from '../../runtime/webgpu/tensor.js';
 
 process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -17,6 +17,20 @@ export type HostArgs = Record<string, Tensor | number>;
 
 // One definition of the random inputs, the poison and the bit-exact comparison for every backend suite.
 export { expectSame, poisoned, randomTensor } from './differential.js';
+
+/** One WebGPU device for the calling suite (made before its tests, destroyed after); call the getter in tests. */
+export function suiteDevice(): () => WebGpuDevice {
+  let device: WebGpuDevice | undefined;
+  beforeAll(async () => {
+    device = await createDevice();
+  }, 120_000);
+  afterAll(() => device?.destroy());
+  return () => {
+    if (!device)
+      throw new Error('suiteDevice: the device is made in beforeAll; call the getter inside a test');
+    return device;
+  };
+}
 
 export async function expectCompiles(device: WebGpuDevice, artifact: WgslArtifact): Promise<void> {
   const module = device.gpu.createShaderModule({ code: artifact.wgsl });

@@ -3,42 +3,24 @@
 // element). Copies of every width 1..8, signed and unsigned, and f16, at column offsets that start
 // runs at many bit offsets within a word, with tiles hanging over both edges of the tensor (the
 // per-element fallback) and rows whose bits start mid-word, bit-exact against the interpreter.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compileWgsl } from '../../dsl/backend/wgsl/index.js';
-import {
-  type DType,
-  f16,
-  i1,
-  i2,
-  i3,
-  i4,
-  i5,
-  i6,
-  i7,
-  i8,
-  u1,
-  u2,
-  u3,
-  u4,
-  u5,
-  u6,
-  u7,
-  u8,
-} from '../../dsl/dtype.js';
+import { type DType, f16, u4 } from '../../dsl/dtype.js';
 import { ProgramBuilder } from '../../dsl/ir/builder.js';
 import type { Program } from '../../dsl/ir/program.js';
 import { binary } from '../../dsl/ir/scalar.js';
 import { type Layout, local, spatial } from '../../dsl/layout.js';
-import { createDevice, type WebGpuDevice } from '../../runtime/webgpu/device.js';
-import { expectSame, type HostArgs, poisoned, randomTensor, runBoth } from './wgsl-features-common.js';
+import { dtypeNamed } from '../helpers/dtypes.js';
+import {
+  expectSame,
+  type HostArgs,
+  poisoned,
+  randomTensor,
+  runBoth,
+  suiteDevice,
+} from './wgsl-features-common.js';
 
-let device: WebGpuDevice;
-
-beforeAll(async () => {
-  device = await createDevice();
-}, 120_000);
-
-afterAll(() => device?.destroy());
+const device = suiteDevice();
 
 // C = 333 columns: row r starts at bit 333 r k, so rows start at every offset within a word.
 const [R, C] = [7, 333];
@@ -70,15 +52,9 @@ function copy(dtypes: readonly DType[], layouts: readonly Layout[]): Program {
   return b.build();
 }
 
+// Each width's unsigned and signed dtype, then f16.
 const GROUPS: readonly (readonly DType[])[] = [
-  [u1, i1],
-  [u2, i2],
-  [u3, i3],
-  [u4, i4],
-  [u5, i5],
-  [u6, i6],
-  [u7, i7],
-  [u8, i8],
+  ...[1, 2, 3, 4, 5, 6, 7, 8].map((w) => [dtypeNamed(`u${w}`), dtypeNamed(`i${w}`)]),
   [f16],
 ];
 
@@ -105,7 +81,7 @@ describe('WGSL run loads', () => {
           args[`y${i}_0`] = poisoned(d, [R, C]);
           args[`y${i}_1`] = poisoned(d, [R, C]);
         });
-        const r = await runBoth(device, program, args, {});
+        const r = await runBoth(device(), program, args, {});
         for (const [name, v] of Object.entries(r.out)) expectSame(v.gpu, v.ref, `${name}, shift ${shift}`);
       }
     });

@@ -3,22 +3,22 @@
 // words), i16, f16 and f32 at column offsets that are not multiples of anything (negative ones,
 // and tiles hang over both edges), with a mask and `other`, on the grouped path ('always', and 'auto'
 // where it applies) and the per-element path ('off'), bit-exact against the interpreter.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compileWgsl } from '../../dsl/backend/wgsl/index.js';
 import { type DType, f16, f32, i3, i8, i16, i32, u1, u2, u3, u4, u5, u6, u7, u8 } from '../../dsl/dtype.js';
 import { ProgramBuilder } from '../../dsl/ir/builder.js';
 import type { Program } from '../../dsl/ir/program.js';
 import { binary } from '../../dsl/ir/scalar.js';
-import { createDevice, type WebGpuDevice } from '../../runtime/webgpu/device.js';
-import { expectSame, type HostArgs, poisoned, randomTensor, runBoth } from './wgsl-features-common.js';
+import {
+  expectSame,
+  type HostArgs,
+  poisoned,
+  randomTensor,
+  runBoth,
+  suiteDevice,
+} from './wgsl-features-common.js';
 
-let device: WebGpuDevice;
-
-beforeAll(async () => {
-  device = await createDevice();
-}, 120_000);
-
-afterAll(() => device?.destroy());
+const device = suiteDevice();
 
 const [R, C] = [7, 333];
 const [BR, BC] = [3, 150];
@@ -77,7 +77,7 @@ describe('WGSL grouped 4-word loads', () => {
           args[`z${i}`] = poisoned(d, [C]);
         });
         for (const vec4Loads of ['always', 'off'] as const) {
-          const r = await runBoth(device, program, args, { vec4Loads });
+          const r = await runBoth(device(), program, args, { vec4Loads });
           const groups = r.artifact.wgsl.match(/\/\/ grouped load/g)?.length ?? 0;
           expect(groups).toBe(vec4Loads === 'always' ? 2 * dtypes.length : 0);
           for (const [k, v] of Object.entries(r.out))

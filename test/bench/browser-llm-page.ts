@@ -35,6 +35,8 @@ export interface BrowserLlmConfig {
   readonly timing: TimingOptions;
   /** Back-to-back calls per timed run, reported per call (llm-matrix.ts GEMV_SEQUENCE). */
   readonly sequence: number;
+  /** Untimed calls before each timed run (llm-matrix.ts GEMV_WARM). */
+  readonly warm: number;
   /** onnxruntime-web's ESM entry and its wasm folder (URLs); omitted: no onnxruntime-web variant. */
   readonly ort?: { readonly module: string; readonly wasmPaths: string };
 }
@@ -280,7 +282,7 @@ const api: BrowserLlmApi = {
       // Back-to-back calls per timed run, as the Node rows (llm-matrix.ts GEMV_SEQUENCE).
       const timings = (
         await measure(
-          variants.map((v) => inSequence(v, config.sequence)),
+          variants.map((v) => inSequence(v, config.sequence, config.warm)),
           config.timing,
         )
       ).map((t) => perCall(t, config.sequence));

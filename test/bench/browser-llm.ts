@@ -24,7 +24,7 @@ import type {
   LaunchedModule,
 } from './browser-llm-page.js';
 import { type BenchOptions, fmtMs, type Row, randomF32, relErr, toRows } from './common.js';
-import { errorVsF64, GEMV_SEQUENCE, randomMatrix } from './llm-matrix.js';
+import { errorVsF64, GEMV_SEQUENCE, GEMV_WARM, randomMatrix } from './llm-matrix.js';
 
 /** The page entry next to this file (run.ts's bundle sits in test/bench/ too), else from the repo root. */
 const ENTRY = [
@@ -255,6 +255,7 @@ export async function benchBrowserLlm(opts: BenchOptions): Promise<Row[]> {
     f32Seed: 500,
     timing: opts.timing,
     sequence: GEMV_SEQUENCE,
+    warm: GEMV_WARM,
     ort: { module: '/ort/ort.wasm.min.mjs', wasmPaths: '/ort/' },
   };
   const result = await runInChromium(config);

@@ -8,12 +8,14 @@ import { randomBytes, randomF32, relErr } from './common.js';
 
 /**
  * Calls per timed run of the GEMV variants against peers (tilevm, onnxruntime; in Node and in
- * Chromium), each on the next matrix, reported per call: back to back, like the matmuls of a decode
- * step (what llama.cpp's figure is). A lone call between the other libraries' calls pays for their
- * memory traffic: the u4 int8 GEMV took 0.93 ms after 64 MB of unrelated reads against 0.78 ms back
+ * Chromium), each on the next matrix, reported per call, after GEMV_WARM untimed calls: the steady
+ * state of back-to-back calls, like the matmuls of a decode step (llama.cpp's figure is a decode
+ * step, after one untimed step). A call after other work ran slower: the u4 int8 GEMV took 0.93 ms
+ * after 64 MB of unrelated reads and 0.83-0.87 ms after a 20 ms idle gap, against 0.73-0.80 ms back
  * to back (docs/benchmarks.md, 'Method').
  */
 export const GEMV_SEQUENCE = 4;
+export const GEMV_WARM = 2;
 
 /** A random n x k matrix in `format` built from random bytes (zero points 8 for u4, as MatMulNBits). */
 export function randomMatrix(format: QuantFormat, n: number, k: number, seed: number): QuantizedMatrix {

@@ -41,7 +41,7 @@ import {
   withWebGpu,
 } from './common.js';
 import { gemvF32 } from './gemv-f32.js';
-import { errorVsF64, GEMV_SEQUENCE, randomMatrix } from './llm-matrix.js';
+import { errorVsF64, GEMV_SEQUENCE, GEMV_WARM, randomMatrix } from './llm-matrix.js';
 import { matmulNBitsModel } from './onnx.js';
 import { ortNodeVariants, ortWebVariants, tryPeer } from './peers.js';
 import { inSequence, measure, perCall, type TimingOptions, type Variant } from './timing.js';
@@ -237,8 +237,8 @@ async function benchPeers(opts: BenchOptions): Promise<Row[]> {
         console.log(`  check ${label}: max rel. diff: ${parts.join(', ')}`);
         const timings = await measure(
           [
-            ...[...variants, ...web.variants, ...native].map((v) => inSequence(v, GEMV_SEQUENCE)),
-            ...llama.variants,
+            ...[...variants, ...web.variants, ...native].map((v) => inSequence(v, GEMV_SEQUENCE, GEMV_WARM)),
+            ...llama.variants.map((v) => inSequence(v, 1, 1)),
           ],
           opts.timing,
         );
@@ -337,7 +337,7 @@ async function measureFormats(
     }
     const measured = variants.filter((v) => meta.has(v.name));
     const timings = await measure(
-      measured.map((v) => inSequence(v, sequence)),
+      measured.map((v) => inSequence(v, sequence, sequence > 1 ? GEMV_WARM : 0)),
       timing,
     );
     return timings

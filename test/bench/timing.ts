@@ -7,6 +7,8 @@ export interface Variant {
   readonly name: string;
   /** One call, finished when the promise resolves. */
   readonly run: () => Promise<void> | void;
+  /** Untimed work just before each timed run (e.g. calls that bring the thread to a steady state). */
+  readonly prepare?: () => Promise<void> | void;
 }
 
 export interface Timing {
@@ -43,6 +45,7 @@ export async function measure(variants: readonly Variant[], opts: TimingOptions)
   for (let r = 0; r < opts.reps; r++) {
     for (let j = 0; j < variants.length; j++) {
       const i = (j + r) % variants.length;
+      await variants[i]!.prepare?.();
       const t0 = performance.now();
       await variants[i]!.run();
       times[i]!.push(performance.now() - t0);
@@ -55,14 +58,15 @@ export async function measure(variants: readonly Variant[], opts: TimingOptions)
   });
 }
 
-/** `v` called `calls` times back to back per timed run; divide its Timing back with `perCall`. */
-export function inSequence<V extends Variant>(v: V, calls: number): V {
-  return {
-    ...v,
-    run: async () => {
-      for (let i = 0; i < calls; i++) await v.run();
-    },
+/**
+ * `v` called `calls` times back to back per timed run, after `warm` untimed calls (the steady state
+ * of a loop of calls); divide its Timing back with `perCall`.
+ */
+export function inSequence<V extends Variant>(v: V, calls: number, warm = 0): V & Pick<Variant, 'prepare'> {
+  const repeat = (n: number) => async () => {
+    for (let i = 0; i < n; i++) await v.run();
   };
+  return { ...v, run: repeat(calls), ...(warm > 0 ? { prepare: repeat(warm) } : {}) };
 }
 
 /** A Timing of runs of `calls` calls, per call. */

@@ -198,20 +198,21 @@ export function destroyQuantizedMatrix(dqm: DeviceQuantizedMatrix): void {
   for (const t of [dqm.weights, dqm.scales, dqm.zeros, dqm.mins, r?.ws, r?.wo]) t?.destroy();
 }
 
-/** The integer path's f32 scales and offsets of a matrix, in column blocks (repack.ts), made on first use. */
+/**
+ * The integer path's f32 scales and offsets of a matrix, in column blocks (repack.ts), made on first
+ * use (the caller looks in `intScales` first, so a repeat call awaits nothing).
+ */
 interface IntScales {
   readonly ws: LlmTensor;
   readonly wo?: LlmTensor;
 }
 const intScales = new WeakMap<DeviceQuantizedMatrix, IntScales>();
 
-async function intScalesOf(
+async function makeIntScales(
   device: LlmDevice,
   w: DeviceQuantizedMatrix,
   spec: KernelSpec,
 ): Promise<IntScales> {
-  const have = intScales.get(w);
-  if (have) return have;
   const shape = intScaleShape(w.n, Math.ceil(w.k / w.format.group));
   const ws = (device as WasmDevice).tensor(f32, shape) as LlmTensor;
   const wo = spec.offset ? ((device as WasmDevice).tensor(f32, shape) as LlmTensor) : undefined;
@@ -317,7 +318,7 @@ export async function quantizedMatmul(
     const xsum = scratchTensor(device, f32, blocks, 'xsum');
     await launch(device, quantizeActKernel(act as FloatDType, plan.qb), { x: xd, xq, xs, xsum }, {});
     const k = qmatmulIntKernel(spec, plan.qb, split) as Kernel;
-    const r = intScales.get(w) ?? (await intScalesOf(device, w, spec));
+    const r = intScales.get(w) ?? (await makeIntScales(device, w, spec));
     const sums: Record<string, LlmTensor> = r.wo ? { xsum, wo: r.wo } : {};
     await launch(device, k, { xq, xs, ...sums, w: w.weights, ws: r.ws, ...target }, { BM, BN, TH });
   } else {

@@ -195,6 +195,34 @@ describe('sub-byte dot: weights read in place', () => {
     }
   });
 
+  // 5 bits run whole periods of 4 chunks (dot-fields.ts FieldPeriod: half chunks loaded at their own
+  // offsets and swizzles), then the 1-3 chunks left over as plain chunks: BK of 4, 5, 7 and 9 chunks
+  // (+ an 8-element tail), with one row of a (periods: the first peeled, then a loop); 2 or 5 rows of
+  // a take plain chunks. Rows start off 16-byte boundaries (K = 296: 185 bytes apart); a zeros
+  // accumulator.
+  it.each([
+    [1, 1, 296, 136, false],
+    [1, 1, 320, 160, true],
+    [2, 2, 456, 232, false],
+    [5, 8, 296, 296, true],
+    [1, 1, 584, 296, false],
+  ])(
+    '5-bit periods: M %i (BM %i), K %i in steps of %i, zeros accumulator %s',
+    async (M, BM, K, BK, zeroC) => {
+      for (const [i, w] of [dt.i5, dt.u5].entries()) {
+        await check({ a: i8, w, t: i8, M, N: 23, K, BM, BN: 8, BK, zeroC }, 400 + i + K + M);
+      }
+    },
+  );
+
+  it('5-bit periods over a long K with extreme values: two segments of scaled sums', async () => {
+    // 8704 weights: a segment of 264 chunks (66 periods), then 8 (2 periods); 2 rows of a: plain.
+    for (const extreme of [true, 'all'] as const) {
+      await check({ a: i8, w: dt.i5, t: i8, M: 1, N: 5, K: 8704, BM: 1, BN: 4, BK: 8704, extreme }, 19);
+      await check({ a: i8, w: dt.i5, t: i8, M: 2, N: 5, K: 8704, BM: 2, BN: 4, BK: 8704, extreme }, 21);
+    }
+  });
+
   // acc += dot(x, wᵀ) as in the LLM's int8 kernel: c is a skipped zeros tile. N = 70 in tiles of 64:
   // the second tile fails the whole-tile check (its last blocks lie past N) and checks per block;
   // M = 5 in tiles of 4 leaves an a tile past M (a loaded into scratch, not read in place); K = 300

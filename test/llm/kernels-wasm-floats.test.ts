@@ -63,6 +63,24 @@ describe('quantizedMatmul on WASM, int8 activations', () => {
       }
     }
   });
+  it('5-bit weights in whole QB = 128 steps (the dot runs periods of 4 chunks) and a K edge', async () => {
+    // K = 328: two 128-wide steps of 4 chunks each (one period of the 5-bit field layout), then 72
+    // (2 chunks and an 8-weight tail); rows 205 bytes apart, so the period's loads sit off 16-byte
+    // boundaries on odd rows. N = 70 leaves an edge tile; M = 33 takes the GEMM tiles.
+    const k = 328;
+    for (const [i, fmt] of [
+      { weight: dt.i5, group: 128, scale: 'f16' },
+      { weight: dt.u5, group: 128, scale: 'f32' },
+      { weight: dt.u5, group: 128, scale: 'f16', offset: 'min' },
+      { weight: dt.i5, group: k, scale: 'f32' },
+    ].entries()) {
+      const qm = randomQuantizedMatrix(fmt as QuantFormat, N, k, 7300 + i);
+      for (const m of [1, 3, 33]) {
+        const x = randomActivations(i % 2 ? f32 : f16, m, k, 7400 + i + m);
+        await checkMatmul(device, x, qm, { path: 'int8' }, `int8 ${fmt.weight.name}/g${fmt.group}/M${m}`);
+      }
+    }
+  });
   it('refuses formats without an integer form, naming the fix', () => {
     expect(() => planQuantizedMatmul(1, N, K, format(dt.f8e4m3, 32, 0), 'wasm', { path: 'int8' })).toThrow(
       /f8e4m3 .* no int8 path.*path: 'float'/,

@@ -34,6 +34,13 @@
 // ending at its end, or at 12 for 7 bits), each with its own swizzle: loads starting on the second
 // pair of groups, at 2 mod 4 for 5 and 7 bits, shared one swizzle but ran 1.2x slower. No load reads
 // past its chunk. Planes are gathers of the chunk's 32 activations, lane scaled by 2^(8 - o).
+// - 5 bits also has a period (FieldPeriod) of 4 chunks, 80 bytes: each half chunk (two groups, one
+//   load) is loaded at a 16-byte-aligned offset of the period where one holds it (halves 0, 2, 5,
+//   7), else where the plain layout loads it, each with the swizzle for its place (4 swizzles).
+//   A 16-byte load off a 16-byte boundary straddles a cache line 1 time in 4: the plain loads
+//   (20c, 20c + 4) straddled 3 times in 16, the period's 2 in 16 as 6 bits' do (i5 GEMV
+//   1.12-1.16x, u5 1.01-1.04x faster). A half uses one of the 4 swizzles (V8 keeps them in
+//   registers, or reloads one per half from the stack).
 // Signed weights are biased to unsigned by XOR with each field's sign bit, q + 2^(w - 1), after the
 // swizzle (where both loads' groups line up alike, so 5-7 bits keep one constant, not one per load)
 // and before the shift; the caller subtracts 2^(w - 1) sum(x).
@@ -85,6 +92,24 @@ export interface FieldLayout {
    * weights to unsigned (each field's top bit).
    */
   readonly signs: readonly (readonly number[])[];
+  /**
+   * Two-load layouts whose chunk is not a multiple of 16 bytes and whose fixed load offsets put
+   * fewer loads on 16-byte boundaries than could be (5 bits): the loads of a period of `chunks`
+   * chunks (a multiple of 16 bytes), one per half chunk, in order.
+   */
+  readonly period?: FieldPeriod;
+}
+
+/**
+ * One load per half chunk (two groups, both loads' views' passes) over a period of chunks: at a
+ * 16-byte aligned offset from the period's start wherever one holds the half, else where the plain
+ * layout loads it, each with the swizzle for its place. With the period's start 16-byte aligned
+ * (the LLM's rows and groups are), an aligned load never straddles a cache line where the others
+ * do 1 time in 4. 5 bits, plain: 2 of 8 loads aligned, not 4; the GEMV ran 1.12-1.16x slower (i5).
+ */
+export interface FieldPeriod {
+  readonly chunks: number;
+  readonly loads: readonly { readonly at: number; readonly swizzle: readonly number[] }[];
 }
 
 const layouts = new Map<number, FieldLayout>();
@@ -102,7 +127,7 @@ function pass(view: number, w: number, lane: (l: number) => { o: number; elem: n
 }
 
 /** 5 and 6 bits: lane i of group g holds fields 2i, 2i + 1 (the swizzle), picked at o and o + w. */
-function pairLayout(w: number): Pick<FieldLayout, 'loads' | 'views' | 'passes'> {
+function pairLayout(w: number): Pick<FieldLayout, 'loads' | 'views' | 'passes' | 'period'> {
   const window = (i: number) => ({ byte: (2 * i * w) >> 3, o: (2 * i * w) & 7 });
   // Loads at the chunk's start and ending at its end (offsets 2 mod 4 ran slower), each holding
   // two whole groups.
@@ -119,7 +144,42 @@ function pairLayout(w: number): Pick<FieldLayout, 'loads' | 'views' | 'passes'> 
   const passes = [0, 1, 2, 3].map((v) =>
     pass(v, w, (l) => ({ o: window(l & 3).o, elem: 16 * (v >> 1) + 8 * (l >> 2) + 2 * (l & 3) + (v & 1) })),
   );
-  return { loads: loads.map((at) => ({ at, size: 16 })), views, passes };
+  return {
+    loads: loads.map((at) => ({ at, size: 16 })),
+    views,
+    passes,
+    period: pairPeriod(w, loads, swizzle),
+  };
+}
+
+/**
+ * The period of a pair layout (FieldPeriod), when it puts more loads on 16-byte boundaries than
+ * the plain loads at `plain` of each chunk do.
+ */
+function pairPeriod(
+  w: number,
+  plain: readonly number[],
+  swizzle: (at: number, first: number) => number[],
+): FieldPeriod | undefined {
+  const bytes = 4 * w;
+  let chunks = 1;
+  while ((chunks * bytes) % 16 !== 0) chunks++;
+  const loads: { at: number; swizzle: number[] }[] = [];
+  let aligned = 0;
+  let plainAligned = 0;
+  for (let c = 0; c < chunks; c++) {
+    for (let h = 0; h < 2; h++) {
+      // Half h of chunk c: groups 2h, 2h + 1, bytes [start, start + 2w) of the period.
+      const start = c * bytes + 2 * h * w;
+      const up = Math.floor(start / 16) * 16;
+      const fits = up + 16 >= start + 2 * w;
+      const at = fits ? up : c * bytes + plain[h];
+      if (fits) aligned++;
+      if ((c * bytes + plain[h]) % 16 === 0) plainAligned++;
+      loads.push({ at, swizzle: swizzle(at - c * bytes, 2 * h) });
+    }
+  }
+  return aligned > plainAligned ? { chunks, loads } : undefined;
 }
 
 /** The layout for w-bit weights (w in 1, 2, 3, 5, 6, 7). */
@@ -129,7 +189,7 @@ export function fieldLayout(w: number): FieldLayout {
   if (w < 1 || w > 7 || w === 4) throw new RangeError(`fieldLayout: no field layout for ${w}-bit weights`);
   const per = 32;
   const bytes = (per * w) / 8;
-  let shape: Pick<FieldLayout, 'loads' | 'views' | 'passes'>;
+  let shape: Pick<FieldLayout, 'loads' | 'views' | 'passes' | 'period'>;
   const shr8 = { lanes: 16, by: -8 } as const;
   if (w === 1) {
     // Lane l = 2c + h: weight 16h + 8 (view) + 4 (p & 1) + c at bit 4 (p & 1) + c.

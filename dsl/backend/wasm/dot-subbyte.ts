@@ -28,7 +28,9 @@
 //   they could overflow i32 (every 2048 weights at 7 bits, more below). Signed weights are biased
 //   by XOR with the fields' sign bits (q + 2^(w - 1)) and 2^(w - 1) sum(a) subtracted. 5-, 6- and
 //   7-bit chunks (two loads per row) run as two halves, the second behind an always-taken branch:
-//   V8 hoists a basic block's loads, and 8 live loads spilled (u7 1.1x, i7 1.2x slower).
+//   V8 hoists a basic block's loads, and 8 live loads spilled (u7 1.1x, i7 1.2x slower). 5 bits
+//   run whole periods of 4 chunks (dot-fields.ts FieldPeriod), each half at its own load offset
+//   and swizzle and behind its own branch, then the chunks left over as plain halves.
 // - Relaxed SIMD (a relaxed compilation with relaxedNibbleDot, the default), 4-bit weights: a's rows are
 //   split into two i8 planes, its even and odd elements of each 32, against each byte's low and high
 //   nibble (0..15, valid 7-bit operands of i16x8.relaxed_dot_i8x16_i7x16_s, so every engine computes
@@ -696,13 +698,14 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
         target: (t: number, r: number) => number,
         first: boolean,
         h: number,
+        spot: HalfSpot = { at: layout!.loads[h].at, swizzle: layout!.views[2 * h].swizzle!, chunk: 0 },
       ): Ref[] => {
         const L = layout!;
         const stmts: Ref[] = chunkAddrs(cc);
-        for (let r = 0; r < nb; r++) stmts.push(f.set(v[r], m.v128.load(L.loads[h].at, 1, rowAt(r))));
+        for (let r = 0; r < nb; r++) stmts.push(f.set(v[r], m.v128.load(spot.at, 1, rowAt(r))));
         const shared = ids.length === 1;
         const loadPlane = (i: number, p: number) => {
-          const q = xpAt(() => I.const(i), f.val(cc), 2 * h + p);
+          const q = xpAt(() => I.const(i), f.val(cc), planes * spot.chunk + 2 * h + p);
           return m.v128.load(q.off, 16, q.at);
         };
         if (shared) for (let p = 0; p < 2; p++) stmts.push(f.set(xpl[p], loadPlane(ids[0], p)));
@@ -710,7 +713,7 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
         const sh = L.views[1].shift!;
         const mask = () => m.v128.const(i16Bytes(L.passes[0].masks));
         for (let r = 0; r < nb; r++) {
-          let y = m.i8x16.swizzle(f.get(v[r]), m.v128.const([...L.views[2 * h].swizzle!]));
+          let y = m.i8x16.swizzle(f.get(v[r]), m.v128.const([...spot.swizzle]));
           if (signedFields) y = m.v128.xor(y, m.v128.const([...L.signs[0]]));
           const [setY, getY] = f.save(y, v128);
           const by = I.const(Math.abs(sh.by));
@@ -747,6 +750,17 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
         ...halfStep(cc, target, first, 0),
         m.if(I.ne(f.get(addr), I.const(-1)), m.block(null, halfStep(cc, target, false, 1))),
       ];
+      /**
+       * A period of chunks cc .. cc + P - 1 (layout.period: 5 bits), its half chunks loaded where
+       * more loads lie on 16-byte boundaries, each half but the first behind its always-taken
+       * branch (halfStep).
+       */
+      const periodStep = (cc: number, target: (t: number, r: number) => number, first = false): Ref[] => {
+        const [head, ...tail] = layout!.period!.loads.map(({ at, swizzle }, k) =>
+          halfStep(cc, target, first && k === 0, k & 1, { at, swizzle, chunk: k >> 1 }),
+        );
+        return [...head, ...tail.map((half) => m.if(I.ne(f.get(addr), I.const(-1)), m.block(null, half)))];
+      };
       if (relaxed) {
         // i16 sums over `count` chunks, widened into the i32 accumulators by a dot with ones.
         const cc = f.local(i32);
@@ -796,15 +810,36 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
         // faster than zeroing them at M = 1, 2x at M = 4 and 8); 2 chunks (u2 at K = 128, peeled:
         // 1.7x slower), or scaled sums of several rows of a (u4 at M = 4 and 8: 1.03-1.1x; u3 at
         // M = 4: 1.1x), zero the targets and loop.
-        vector.push(
-          f.set(cc, I.const(c0)),
-          ...(count === 2 || (count > 1 && scaledSums && ids.length > 1)
-            ? [
-                ...(fresh ? pairs.map(([t, r]) => f.set(target(t, r), m.i32x4.splat(I.const(0)))) : []),
-                ...rest(count),
-              ]
-            : [...one(cc, target, fresh), ...f.bump(cc, 1), ...rest(count - 1)]),
-        );
+        // With one row of a (the GEMV, weights streamed from DRAM), a layout with a period (5
+        // bits) runs whole periods, the first peeled, then the chunks left over; its halves are
+        // basic blocks of their own, so nothing is hoisted across them. Several rows of a reuse
+        // each weight row from cache, where plain chunks ran as fast or 1-3% faster (u5 and i5 at
+        // M = 33).
+        const period = halves && ids.length === 1 ? layout.period : undefined;
+        const periods = period ? Math.floor(count / period.chunks) : 0;
+        if (period && periods > 0) {
+          const P = period.chunks;
+          vector.push(
+            f.set(cc, I.const(c0)),
+            ...periodStep(cc, target, fresh),
+            ...f.bump(cc, P),
+            ...f.repeat(
+              periods - 1,
+              () => periodStep(cc, target),
+              () => f.bump(cc, P),
+            ),
+            ...rest(count % P),
+          );
+        } else
+          vector.push(
+            f.set(cc, I.const(c0)),
+            ...(count === 2 || (count > 1 && scaledSums && ids.length > 1)
+              ? [
+                  ...(fresh ? pairs.map(([t, r]) => f.set(target(t, r), m.i32x4.splat(I.const(0)))) : []),
+                  ...rest(count),
+                ]
+              : [...one(cc, target, fresh), ...f.bump(cc, 1), ...rest(count - 1)]),
+          );
         if (!direct) {
           vector.push(
             ...pairs.map(([t, r]) => {
@@ -982,6 +1017,13 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
     );
   }
   return out;
+}
+
+/** Where a half chunk's weights are loaded: offset from the chunk cc, swizzle, chunk within the period. */
+interface HalfSpot {
+  readonly at: number;
+  readonly swizzle: readonly number[];
+  readonly chunk: number;
 }
 
 /**

@@ -5,7 +5,8 @@
 // float path, f32 GEMV, and onnxruntime-web's MatMulNBits when the Node side serves it) and once
 // as `?copy=nibble`, which the browser treats as a separate module instance. That copy has its own `relaxedSubbyte` switch (dot-subbyte.ts, set before its kernels
 // compile) and its own kernel caches, so the relaxed nibble dot runs next to the default lowering.
-// The Node side calls `globalThis.tilevmBrowserLlm.run(config)` through page.evaluate (plain JSON).
+// The Node side calls `globalThis.tilevmBrowserLlm.run(config)` through page.evaluate (plain JSON),
+// and serves `/node/<i>`: its own runs of the GEMV, which the page times between its variants.
 import type { WasmArtifact } from '../../dsl/artifact.js';
 import { relaxedSubbyte } from '../../dsl/backend/wasm/dot-subbyte.js';
 import * as dt from '../../dsl/dtype.js';
@@ -39,6 +40,12 @@ export interface BrowserLlmConfig {
   readonly warm: number;
   /** onnxruntime-web's ESM entry and its wasm folder (URLs); omitted: no onnxruntime-web variant. */
   readonly ort?: { readonly module: string; readonly wasmPaths: string };
+  /**
+   * Variants the Node side runs (names `impl|threads`): GET `/node/<index>` makes it run `warm`
+   * untimed calls and `sequence` timed ones and answer their time in ms (Node's clock). The page
+   * measures them between its own, so both engines' rows share the machine's load.
+   */
+  readonly node?: readonly string[];
 }
 
 /** A module a variant's device ran: the kernel, the variant the device chose and its relaxed ops. */
@@ -69,6 +76,29 @@ export interface BrowserLlmResult {
 
 export interface BrowserLlmApi {
   run(config: BrowserLlmConfig): Promise<BrowserLlmResult>;
+}
+
+/**
+ * The Node side's variants as page variants: each timed run is one round trip whose answer is
+ * Node's own time for `sequence` calls (after `warm` untimed ones); the warm-up calls it likewise.
+ */
+function nodeVariants(names: readonly string[]): Variant[] {
+  return names.map((name, i) => {
+    const timed = async (): Promise<number> => {
+      const response = await fetch(`/node/${i}`);
+      if (!response.ok) throw new Error(`GET /node/${i} (${name}) answered ${response.status}`);
+      const ms = (await response.json()) as unknown;
+      if (typeof ms !== 'number' || !(ms > 0)) throw new Error(`GET /node/${i} answered ${String(ms)}`);
+      return ms;
+    };
+    return {
+      name,
+      run: async () => {
+        await timed();
+      },
+      timed,
+    };
+  });
 }
 
 /** One measured variant in the page (its name is `impl|threads`, as common.ts toRows reads it). */
@@ -279,10 +309,14 @@ const api: BrowserLlmApi = {
       const outputs: Record<string, number[]> = {};
       for (const v of variants) outputs[v.name] = [...(await v.y())];
       const setupMs = performance.now() - t0;
-      // Back-to-back calls per timed run, as the Node rows (llm-matrix.ts GEMV_SEQUENCE).
+      // Back-to-back calls per timed run, as the Node rows (llm-matrix.ts GEMV_SEQUENCE); the
+      // Node side's variants run their sequence there.
       const timings = (
         await measure(
-          variants.map((v) => inSequence(v, config.sequence, config.warm)),
+          [
+            ...variants.map((v) => inSequence(v, config.sequence, config.warm)),
+            ...nodeVariants(config.node ?? []),
+          ],
           config.timing,
         )
       ).map((t) => perCall(t, config.sequence));

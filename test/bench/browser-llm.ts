@@ -4,10 +4,12 @@
 // import map), a local server serves it cross-origin isolated (COOP/COEP) from http://127.0.0.1,
 // and the page JIT-compiles and times, interleaved (timing.ts `measure`): the int8 path on baseline
 // SIMD, on relaxed SIMD with the default lowering (the relaxed nibble dot of dot-subbyte.ts) and
-// without the nibble dot (`relaxedSubbyte.enabled = false`), the float path, our f32 GEMV and onnxruntime-web's MatMulNBits. Before the
-// timings count, the int8 variants must agree bit for bit, every variant must be within its error
-// bound of the float64 product, the baseline variant must have run no relaxed module and the
-// nibble one the relaxed dot.
+// without the nibble dot (`relaxedSubbyte.enabled = false`), the float path, our f32 GEMV and onnxruntime-web's MatMulNBits. Between
+// them it times the same int8 GEMV in this Node process (baseline and relaxed SIMD, the
+// "(Node, same run)" rows, run through a request to the server), so the two engines are compared
+// under the same machine load. Before the timings count, the int8 variants (Node's too) must agree
+// bit for bit, every variant must be within its error bound of the float64 product, the baseline
+// variant must have run no relaxed module and the nibble one the relaxed dot.
 // Chromium is /usr/bin/chromium or $TILEVM_CHROMIUM; without it the bench prints why and is skipped.
 import { existsSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -16,6 +18,9 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as dt from '../../dsl/dtype.js';
+import { f32, Tensor } from '../../dsl/index.js';
+import { quantizedMatmul, uploadQuantizedMatrix } from '../../llm/matmul.js';
+import { createWasmDevice, type WasmDevice } from '../../runtime/index.js';
 import { CHROMIUM, HTML_TYPE, JS_TYPE, serveIsolated, withTimeout } from '../helpers/isolated-server.js';
 import type {
   BrowserLlmApi,
@@ -62,7 +67,73 @@ const NAMES = {
   float: 'tilevm-wasm float (Chromium)|1',
   f32: 'f32 GEMV (Chromium)|1',
   ort: 'onnxruntime-web MatMulNBits (Chromium)|1',
+  nodeBase: 'tilevm-wasm (Node, same run)|1',
+  nodeRelaxed: 'tilevm-wasm relaxed (Node, same run)|1',
 } as const;
+
+/** A variant the Node side runs for the page (browser-llm-page.ts `node`). */
+interface NodeVariant {
+  readonly name: string;
+  /** `warm` untimed calls, then `sequence` timed ones: their time in ms. */
+  readonly run: () => Promise<number>;
+  /** y for the first matrix. */
+  readonly y: () => Promise<Float32Array>;
+}
+
+/**
+ * The int8 GEMV in this Node process on the page's matrices and x (the same seeds and rotation),
+ * baseline SIMD and, where this V8 validates it (run.ts turns it on in Node 20), relaxed SIMD with
+ * the default lowering: the page times them between its own variants, so the Node and Chromium
+ * rows see the same load. (Node rows from llm.ts ran minutes earlier; on this shared 2-core
+ * machine the load of that other moment moved the comparison by up to 1.4x, docs/benchmarks.md.)
+ */
+async function nodeVariants(
+  config: BrowserLlmConfig,
+): Promise<{ variants: NodeVariant[]; destroy: () => void }> {
+  const { n, k, group } = config;
+  const format = { weight: dt.u4, group, scale: 'f16' as const };
+  const count = Math.max(2, Math.ceil(config.rotateBytes / ((n * k) / 2)));
+  const mats = Array.from({ length: count }, (_, r) => randomMatrix(format, n, k, config.matrixSeed + r));
+  const x = Tensor.fromArray(f32, [1, k], randomF32(k, config.xSeed));
+  const devices: WasmDevice[] = [];
+  const variants: NodeVariant[] = [];
+  for (const [name, relaxedSimd] of [
+    [NAMES.nodeBase, false],
+    [NAMES.nodeRelaxed, true],
+  ] as const) {
+    const d = await createWasmDevice({ threads: 1, relaxedSimd });
+    devices.push(d);
+    if (relaxedSimd && !d.relaxedSimd) {
+      console.log(`  [skip] ${name.split('|')[0]}: this Node does not validate relaxed SIMD`);
+      continue;
+    }
+    const dx = d.upload(x);
+    const out = d.tensor(f32, [1, n]);
+    const dms = mats.map((m) => uploadQuantizedMatrix(d, m));
+    const opts = { path: 'int8' as const, out, threads: 1 };
+    let r = 0;
+    const call = () => quantizedMatmul(d, dx, dms[r++ % dms.length]!, opts);
+    variants.push({
+      name,
+      run: async () => {
+        for (let i = 0; i < config.warm; i++) await call();
+        const t0 = performance.now();
+        for (let i = 0; i < config.sequence; i++) await call();
+        return performance.now() - t0;
+      },
+      y: async () => {
+        await quantizedMatmul(d, dx, dms[0]!, opts);
+        return (await d.read(out)).toFloat32Array();
+      },
+    });
+  }
+  return {
+    variants,
+    destroy: () => {
+      for (const d of devices) d.destroy();
+    },
+  };
+}
 
 const HTML = `<!doctype html>
 <html><head><meta charset="utf-8"><title>tilevm browser LLM bench</title>
@@ -88,10 +159,23 @@ async function bundlePage(): Promise<string> {
   return result.outputFiles[0]!.text;
 }
 
-/** Serves the page, the bundle (any query: the nibble copy) and binaryen, cross-origin isolated. */
-function serve(script: string, binaryen: Buffer, ortDir: string | undefined): Promise<Server> {
-  return serveIsolated((path) => {
+/**
+ * Serves the page, the bundle (any query: the nibble copy) and binaryen, cross-origin isolated;
+ * `/node/<i>` runs Node variant i and answers its time (JSON ms).
+ */
+function serve(
+  script: string,
+  binaryen: Buffer,
+  ortDir: string | undefined,
+  node: readonly NodeVariant[],
+): Promise<Server> {
+  return serveIsolated(async (path) => {
     if (path === '/') return { type: HTML_TYPE, body: HTML };
+    const nodeRun = /^\/node\/(\d+)$/.exec(path);
+    if (nodeRun) {
+      const v = node[Number(nodeRun[1])];
+      return v ? { type: 'application/json', body: JSON.stringify(await v.run()) } : undefined;
+    }
     if (path === '/bench.js') return { type: JS_TYPE, body: script };
     if (path === '/binaryen.js') return { type: JS_TYPE, body: binaryen };
     // onnxruntime-web's dist files, by plain name only.
@@ -120,8 +204,11 @@ function ortDist(): string | undefined {
 }
 
 /** Runs the page's bench in Chromium; the page's errors come with a failure. */
-async function runInChromium(config: BrowserLlmConfig): Promise<BrowserLlmResult> {
-  const server = await serve(await bundlePage(), readFileSync(require.resolve('binaryen')), ortDist());
+async function runInChromium(
+  config: BrowserLlmConfig,
+  node: readonly NodeVariant[],
+): Promise<BrowserLlmResult> {
+  const server = await serve(await bundlePage(), readFileSync(require.resolve('binaryen')), ortDist(), node);
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({
@@ -161,10 +248,14 @@ async function runInChromium(config: BrowserLlmConfig): Promise<BrowserLlmResult
 }
 
 /** Throws unless the variants agree and the relaxed ones ran what their names say. */
-function check(result: BrowserLlmResult, config: BrowserLlmConfig): string[] {
+function check(
+  result: BrowserLlmResult,
+  config: BrowserLlmConfig,
+  nodeOutputs: Readonly<Record<string, Float32Array>>,
+): string[] {
   const lines: string[] = [];
   const y = (name: string) => {
-    const v = result.outputs[name];
+    const v = nodeOutputs[name] ?? result.outputs[name];
     if (!v) throw new Error(`browser: no output for '${name}'`);
     return Float32Array.from(v);
   };
@@ -203,7 +294,8 @@ function check(result: BrowserLlmResult, config: BrowserLlmConfig): string[] {
   }
   // Outputs: the int8 variants bit for bit, every variant against float64.
   const base = y(NAMES.base);
-  for (const name of [NAMES.relaxed, NAMES.nibble]) {
+  // Node's runs of the same modules too: one engine's code must not compute something else.
+  for (const name of [NAMES.relaxed, NAMES.nibble, ...Object.keys(nodeOutputs)]) {
     const other = y(name);
     const diff = other.findIndex((v, i) => !Object.is(v, base[i]));
     if (diff >= 0) fail(`${name} differs from ${NAMES.base} at y[${diff}]: ${other[diff]} vs ${base[diff]}`);
@@ -233,7 +325,9 @@ function check(result: BrowserLlmResult, config: BrowserLlmConfig): string[] {
     errs.push(`onnxruntime-web ${err.toExponential(1)}`);
     if (!(err <= FLOAT_BOUND)) fail(`${NAMES.ort}: error ${err.toExponential(2)} against float64`);
   }
-  lines.push(`int8 variants identical; error vs float64 (64 rows): ${errs.join(', ')}`);
+  lines.push(
+    `int8 variants identical (in Chromium and Node); error vs float64 (64 rows): ${errs.join(', ')}`,
+  );
   return lines;
 }
 
@@ -258,12 +352,32 @@ export async function benchBrowserLlm(opts: BenchOptions): Promise<Row[]> {
     warm: GEMV_WARM,
     ort: { module: '/ort/ort.wasm.min.mjs', wasmPaths: '/ort/' },
   };
-  const result = await runInChromium(config);
+  const node = await nodeVariants(config);
+  let result: BrowserLlmResult;
+  const nodeOutputs: Record<string, Float32Array> = {};
+  try {
+    for (const v of node.variants) nodeOutputs[v.name] = await v.y();
+    result = await runInChromium({ ...config, node: node.variants.map((v) => v.name) }, node.variants);
+  } finally {
+    node.destroy();
+  }
   console.log(
     `  ${result.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? result.userAgent}, setup ${fmtMs(result.setupMs)} ms`,
   );
   if (result.ortError) console.log(`  [skip] onnxruntime-web in Chromium: ${result.ortError}`);
-  for (const line of check(result, config)) console.log(`  check: ${line}`);
+  for (const line of check(result, config, nodeOutputs)) console.log(`  check: ${line}`);
+  // The engines side by side under the same load (the Node rows were timed between the page's).
+  const median = (name: string) => result.timings.find((t) => t.name === name)?.median;
+  for (const [chromium, nodeName] of [
+    [NAMES.base, NAMES.nodeBase],
+    [NAMES.nibble, NAMES.nodeRelaxed],
+  ] as const) {
+    const c = median(chromium);
+    const nd = median(nodeName);
+    if (c !== undefined && nd !== undefined) {
+      console.log(`  ${chromium.split('|')[0]} / ${nodeName.split('|')[0]}: ${(c / nd).toFixed(2)}x`);
+    }
+  }
   // Weight bytes per second: u4 (plus nothing for scales, as llm.ts), or f32 for our f32 GEMV.
   const rate = (bytes: number, ms: number) => `${(bytes / ms / 1e6).toFixed(1)} GB/s`;
   return toRows(`GEMV u4 1x${K}x${N}, Chromium`, result.timings).map((r) => ({

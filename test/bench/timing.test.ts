@@ -34,4 +34,36 @@ describe('bench timing', () => {
     expect(log.slice(2, 7)).toEqual(['warm', 'warm', 'warm', 'timed', 'timed']);
     expect(t!.median).toBeLessThan(30);
   });
+
+  it('a variant that times itself reports its own figure, interleaved with the others', async () => {
+    const order: string[] = [];
+    const remote = {
+      name: 'remote',
+      run: () => void order.push('remote warm-up'),
+      // A slow round trip whose own figure is 2 ms: the timer must take the figure, not the wait.
+      timed: async () => {
+        order.push('remote');
+        await new Promise((res) => setTimeout(res, 30));
+        return 2;
+      },
+    };
+    const local = { name: 'local', run: () => void order.push('local') };
+    const [r, l] = await measure([remote, local], { warmupMs: 0, reps: 4, budgetMs: 0 });
+    expect(r).toEqual({ name: 'remote', median: 2, p10: 2, samples: 4 });
+    expect(l!.samples).toBe(4);
+    expect(l!.median).toBeLessThan(30);
+    // One untimed warm-up round, then rounds in a rotating order.
+    expect(order).toEqual([
+      'remote warm-up',
+      'local',
+      'remote',
+      'local',
+      'local',
+      'remote',
+      'remote',
+      'local',
+      'local',
+      'remote',
+    ]);
+  });
 });

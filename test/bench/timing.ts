@@ -9,6 +9,11 @@ export interface Variant {
   readonly run: () => Promise<void> | void;
   /** Untimed work just before each timed run (e.g. calls that bring the thread to a steady state). */
   readonly prepare?: () => Promise<void> | void;
+  /**
+   * A timed run that reports its own time in ms, used instead of timing `run` (e.g. a run in
+   * another process, timed there: browser-llm.ts times Node's GEMV between the page's variants).
+   */
+  readonly timed?: () => Promise<number>;
 }
 
 export interface Timing {
@@ -45,9 +50,14 @@ export async function measure(variants: readonly Variant[], opts: TimingOptions)
   for (let r = 0; r < opts.reps; r++) {
     for (let j = 0; j < variants.length; j++) {
       const i = (j + r) % variants.length;
-      await variants[i]!.prepare?.();
+      const v = variants[i]!;
+      await v.prepare?.();
+      if (v.timed) {
+        times[i]!.push(await v.timed());
+        continue;
+      }
       const t0 = performance.now();
-      await variants[i]!.run();
+      await v.run();
       times[i]!.push(performance.now() - t0);
     }
     if (r >= 4 && performance.now() > end) break;

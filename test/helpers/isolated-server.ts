@@ -24,12 +24,22 @@ const ISOLATION = {
 
 /**
  * Serves `route(path)` (the URL's path, query dropped) on 127.0.0.1 at a free port; paths it has no
- * file for answer 404 (204 for /favicon.ico).
+ * file for answer 404 (204 for /favicon.ico). A route may answer later (a promise: e.g. work the
+ * Node side does for the page); one that fails answers 500 with the error's message.
  */
-export function serveIsolated(route: (path: string) => Served | undefined): Promise<Server> {
-  const server = createServer((req, res) => {
+export function serveIsolated(
+  route: (path: string) => Served | undefined | Promise<Served | undefined>,
+): Promise<Server> {
+  const server = createServer(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
-    const file = route(path);
+    let file: Served | undefined;
+    try {
+      file = await route(path);
+    } catch (e) {
+      res.writeHead(500, { ...ISOLATION, 'Content-Type': 'text/plain' });
+      res.end(`${path}: ${(e as Error).message}`);
+      return;
+    }
     if (file) {
       res.writeHead(200, { ...ISOLATION, 'Content-Type': file.type });
       res.end(file.body);

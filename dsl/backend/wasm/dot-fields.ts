@@ -23,7 +23,18 @@
 // - 3 bits: one swizzle puts 12 bits (4 fields) of the chunk's 12 bytes into each i16 lane, at
 //   o = 0 or 4; masks 7 << o and 7 << (o + 3) pick fields 0 and 1 of each lane, and again from the
 //   swizzled value shifted right by 6 (fields 2 and 3). The 12 bytes are read as 8 and 4 (a 16-byte
-//   load straddled a cache line in 3 of 16 chunks: 1.05-1.07x slower).
+//   load straddled a cache line in 3 of 16 chunks: 1.04-1.08x slower, 1.04-1.05x with the check for
+//   its 4 bytes past the tensor's end off). Per chunk and weight row that is 15 vector instructions
+//   (an insert, the swizzle, the shift, 4 ANDs, 4 dots, 4 adds; 16 signed) against 12 for 4 bits (3
+//   ANDs and a shift, no swizzle), and the GEMV runs 1.2x u4 as that count says, spills or not.
+//   Fewer spills cost more than they saved: one mask after shifts by 3, 6 and 9 (half the spills, 2
+//   more shifts: 1.04-1.10x slower), each weight row in its own basic block behind an always-taken
+//   branch (no spills for u3: 1.11-1.16x slower), 2 or 8 rows per block (1.13-1.17x, 1.3-1.5x
+//   slower). Nor does a layout that drops the shift or a mask exist among byte-windowed lanes:
+//   fields 3, 4 and 5 of each 8 (bits 9-17 of 24) lie at o <= 8 only in the lane from the group's
+//   second byte, three of them, so lanes taking two fields each (two masks, no shift; or 8-byte
+//   splat loads in place of the swizzle) cannot cover them, and the top field a shift isolates
+//   without a mask (bits 13-15) also lies only there.
 // - 5 and 6 bits: two loads of two 8-weight groups each (w bytes per group); a swizzle puts fields
 //   2i and 2i + 1 of each group into i16 lane i (o = 10i mod 8, or 12i mod 8, and o + 2w <= 16);
 //   one mask picks field 2i, the same mask after a shift right by w field 2i + 1.

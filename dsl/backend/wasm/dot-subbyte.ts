@@ -745,10 +745,13 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
         }
         return stmts;
       };
+      /** Statements in a basic block of their own, behind a branch always taken (addr is never -1). */
+      const behindTakenBranch = (stmts: Ref[]): Ref =>
+        m.if(I.ne(f.get(addr), I.const(-1)), m.block(null, stmts));
       /** A whole chunk as two halves, the second behind its always-taken branch. */
       const halvesStep = (cc: number, target: (t: number, r: number) => number, first = false): Ref[] => [
         ...halfStep(cc, target, first, 0),
-        m.if(I.ne(f.get(addr), I.const(-1)), m.block(null, halfStep(cc, target, false, 1))),
+        behindTakenBranch(halfStep(cc, target, false, 1)),
       ];
       /**
        * A period of chunks cc .. cc + P - 1 (layout.period: 5 bits), its half chunks loaded where
@@ -759,7 +762,7 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
         const [head, ...tail] = layout!.period!.loads.map(({ at, swizzle }, k) =>
           halfStep(cc, target, first && k === 0, k & 1, { at, swizzle, chunk: k >> 1 }),
         );
-        return [...head, ...tail.map((half) => m.if(I.ne(f.get(addr), I.const(-1)), m.block(null, half)))];
+        return [...head, ...tail.map(behindTakenBranch)];
       };
       if (relaxed) {
         // i16 sums over `count` chunks, widened into the i32 accumulators by a dot with ones.

@@ -14,6 +14,7 @@ import { quantizeActKernel } from './kernels/quantize-act.js';
 import { splitKReduce } from './kernels/reduce.js';
 import { intScaleShape, repackIntScalesKernel } from './kernels/repack.js';
 import { integerWeights, type KernelSpec } from './kernels/spec.js';
+import { WEIGHT_TILE } from './kernels/weight-tiles.js';
 import {
   offsetKind,
   type QuantFormat,
@@ -21,6 +22,7 @@ import {
   scaleDType,
   validateQuantizedMatrix,
 } from './quantized-matrix.js';
+import { tileWeights } from './weight-tiles.js';
 
 export type LlmDevice = WasmDevice | WebGpuDevice;
 export type LlmTensor<D extends DType = DType> = WasmTensor<D> | GpuTensor<D>;
@@ -31,10 +33,22 @@ export interface DeviceQuantizedMatrix {
   readonly format: QuantFormat;
   readonly n: number;
   readonly k: number;
+  /**
+   * How `weights` lie: 'rows' as the host matrix's [N, K] (WebGPU), 'tiles' in 64 x 128 tiles
+   * (WASM; llm/kernels/weight-tiles.ts).
+   */
+  readonly layout: WeightLayout;
   readonly weights: LlmTensor;
   readonly scales: LlmTensor;
   readonly zeros?: LlmTensor;
   readonly mins?: LlmTensor;
+}
+
+export type WeightLayout = 'rows' | 'tiles';
+
+/** The weight layout a backend's kernels read: WASM streams tiles, WebGPU reads rows. */
+export function weightLayout(backend: 'wasm' | 'webgpu'): WeightLayout {
+  return backend === 'wasm' ? 'tiles' : 'rows';
 }
 
 /** 'float': dequantize and multiply in f32. 'int8': quantize x to i8 per block and use integer dots. */
@@ -151,6 +165,15 @@ export function planQuantizedMatmul(
   const consts = { ...base, ...wide, ...opts.consts };
   const BK = path === 'float' ? chooseBK(format.group, k, consts.BK) : consts.BK;
   const step = path === 'int8' ? (qb as number) : BK;
+  if (
+    weightLayout(backend) === 'tiles' &&
+    (WEIGHT_TILE.rows % consts.BN !== 0 || WEIGHT_TILE.cols % step !== 0)
+  ) {
+    throw new RangeError(
+      `quantizedMatmul: on WASM the weights lie in ${WEIGHT_TILE.rows} x ${WEIGHT_TILE.cols} tiles, so BN must ` +
+        `divide ${WEIGHT_TILE.rows} and the K step divide ${WEIGHT_TILE.cols}; got BN ${consts.BN}, K step ${step}`,
+    );
+  }
   // Split K when the output grid is too small to keep every core (WASM) or invocation group (WebGPU)
   // busy and K is long enough that each split still has several steps.
   const blocks = Math.ceil(n / consts.BN) * Math.ceil(m / consts.BM);
@@ -175,16 +198,21 @@ export function kernelSpec(format: QuantFormat, act: FloatDType): KernelSpec {
   };
 }
 
-/** Copies a QuantizedMatrix's tensors to a device (once; reuse the result for every call). */
+/**
+ * Copies a QuantizedMatrix's tensors to a device (once; reuse the result for every call), the
+ * weights in the layout the device's kernels read (weightLayout).
+ */
 export function uploadQuantizedMatrix(device: LlmDevice, qm: QuantizedMatrix): DeviceQuantizedMatrix {
   validateQuantizedMatrix(qm, 'uploadQuantizedMatrix');
   const up = (t: Tensor) => (device as WasmDevice).upload(t) as LlmTensor;
+  const layout = weightLayout(device.backend);
   return {
     device,
     format: qm.format,
     n: qm.n,
     k: qm.k,
-    weights: up(qm.weights),
+    layout,
+    weights: up(layout === 'tiles' ? tileWeights(qm.weights) : qm.weights),
     scales: up(qm.scales),
     ...(qm.zeros ? { zeros: up(qm.zeros) } : {}),
     ...(qm.mins ? { mins: up(qm.mins) } : {}),
@@ -257,6 +285,12 @@ function onDevice(device: LlmDevice, qm: QuantizedMatrix | DeviceQuantizedMatrix
         'quantizedMatmul: the matrix was uploaded to another device; upload it to this one',
       );
     }
+    if (qm.layout !== weightLayout(device.backend)) {
+      throw new RangeError(
+        `quantizedMatmul: the matrix's weights lie in '${qm.layout}', but ${device.backend} kernels read ` +
+          `'${weightLayout(device.backend)}'; make it with uploadQuantizedMatrix`,
+      );
+    }
     return qm;
   }
   let map = uploads.get(device);
@@ -311,13 +345,14 @@ export async function quantizedMatmul(
     ...(w.mins ? { mn: w.mins } : {}),
   };
   const { BM, BN, BK, TH } = plan.consts;
+  const tiled = w.layout === 'tiles';
   if (plan.path === 'int8') {
     const xq = scratchTensor(device, i8, [m, w.k]);
     const blocks = [m, Math.ceil(w.k / plan.qb)];
     const xs = scratchTensor(device, f32, blocks, 'xs');
     const xsum = scratchTensor(device, f32, blocks, 'xsum');
     await launch(device, quantizeActKernel(act as FloatDType, plan.qb), { x: xd, xq, xs, xsum }, {});
-    const k = qmatmulIntKernel(spec, plan.qb, split) as Kernel;
+    const k = qmatmulIntKernel(spec, plan.qb, split, tiled) as Kernel;
     const r = intScales.get(w) ?? (await makeIntScales(device, w, spec));
     const sums: Record<string, LlmTensor> = r.wo ? { xsum, wo: r.wo } : {};
     await launch(device, k, { xq, xs, ...sums, w: w.weights, ws: r.ws, ...target }, { BM, BN, TH });
@@ -328,7 +363,7 @@ export async function quantizedMatmul(
         : undefined;
     await launch(
       device,
-      qmatmulKernel(spec, split, runs),
+      qmatmulKernel(spec, split, runs, tiled),
       { x: xd, ...weights, ...target },
       { BM, BN, BK, TH },
     );

@@ -17,6 +17,7 @@ import { f32, global, i8, i16, i32, kernel } from '../../dsl/index.js';
 import type { Kernel } from '../../dsl/lang/kernel.js';
 import { INT_SCALE_BLOCK } from './repack.js';
 import { cached, integerWeights, type KernelSpec, offsetCode } from './spec.js';
+import { tiledShapeExpr, WEIGHT_TILE } from './weight-tiles.js';
 
 /**
  * Tunable consts (first = default): rows of x per block, output columns per block (each divides
@@ -28,12 +29,22 @@ export const QMATMUL_INT_CONSTS = {
   TH: [64, 32, 128, 256],
 };
 
-/** The integer-path kernel for a weight format (undefined when the weights have no integer form). */
-export function qmatmulIntKernel(spec: KernelSpec, qb: number, split: boolean): Kernel | undefined {
+/**
+ * The integer-path kernel for a weight format (undefined when the weights have no integer form).
+ * With `tiled`, w comes in the WASM weight tiles (weight-tiles.ts; BN must divide their 64 rows and
+ * QB their 128 columns).
+ */
+export function qmatmulIntKernel(
+  spec: KernelSpec,
+  qb: number,
+  split: boolean,
+  tiled = false,
+): Kernel | undefined {
   const iw = integerWeights(spec);
   if (!iw) return undefined;
   const wi = iw.wi === 'i8' ? i8 : i16;
-  return cached(`qmatmul-int/b${qb}/${split ? 'split' : 'full'}`, spec, () => {
+  const family = `qmatmul-int/b${qb}/${split ? 'split' : 'full'}${tiled ? '/tiled' : ''}`;
+  return cached(family, spec, () => {
     const offset = offsetCode(spec);
     const groups = `cdiv(K, ${spec.group})`;
     const NB = INT_SCALE_BLOCK;
@@ -42,7 +53,7 @@ export function qmatmulIntKernel(spec: KernelSpec, qb: number, split: boolean): 
       xq: global(i8, ['M', 'K']),
       xs: global(f32, ['M', `cdiv(K, ${qb})`]),
       ...(offset ? { xsum: global(f32, ['M', `cdiv(K, ${qb})`]) } : {}),
-      w: global(spec.weight, ['N', 'K']),
+      w: global(spec.weight, tiled ? tiledShapeExpr() : ['N', 'K']),
       ws: global(f32, scales),
       ...(offset ? { wo: global(f32, scales) } : {}),
       ...(split
@@ -62,6 +73,9 @@ export function qmatmulIntKernel(spec: KernelSpec, qb: number, split: boolean): 
         FLOAT: float ? 1 : 0,
         MUL: iw.mul,
         NB,
+        TILED: tiled ? 1 : 0,
+        TR: WEIGHT_TILE.rows,
+        TC: WEIGHT_TILE.cols,
       },
     })`
       if (SPLIT == 1) { grid(cdiv(N, BN), cdiv(M, BM), S); } else { grid(cdiv(N, BN), cdiv(M, BM)); }
@@ -79,9 +93,13 @@ export function qmatmulIntKernel(spec: KernelSpec, qb: number, split: boolean): 
         const g = k / G;
         const b = k / QB;
         const xt = load(xq, [m0, k], [BM, QB]).to(${wi});
+        // TILED: the [BN, QB] piece of the tile that holds rows n0.. at k (weight-tiles.ts).
+        const wt = TILED == 1
+          ? load(w, [(n0 / TR * cdiv(K, TC) + k / TC) * TR + n0 % TR, k % TC], [BN, QB])
+          : load(w, [n0, k], [BN, QB]);
         const d = FLOAT == 1
-          ? dot(xt, (load(w, [n0, k], [BN, QB]).to(f32) * MUL).to(${wi}).transpose()).to(f32)
-          : dot(xt, load(w, [n0, k], [BN, QB]).to(${wi}).transpose()).to(f32);
+          ? dot(xt, (wt.to(f32) * MUL).to(${wi}).transpose()).to(f32)
+          : dot(xt, wt.to(${wi}).transpose()).to(f32);
         const xsc = load(xs, [m0, b], [BM, 1]);
         const wsc = load(ws, [n0 / NB, g * NB + n0 % NB], [1, BN]);
         if (OFF == 0) {

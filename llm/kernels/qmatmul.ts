@@ -9,6 +9,7 @@
 import { f32, global, i32, kernel, type Layout, local, spatial } from '../../dsl/index.js';
 import type { Kernel } from '../../dsl/lang/kernel.js';
 import { cached, type KernelSpec, offsetCode, quantParams } from './spec.js';
+import { tiledShapeExpr, WEIGHT_TILE } from './weight-tiles.js';
 
 /**
  * Tunable consts (the first candidate is the default): rows of x per block (1 = the elementwise GEMV
@@ -39,13 +40,18 @@ export function weightRunLayout(BN: number, ST: number, TH: number): Layout | un
  * range [z * KS, min(K, (z + 1) * KS)) (KS a multiple of BK) and writes part[z, M, N]; without it, the
  * block covers all of K and writes y[M, N]. With `runs` (the layout weightRunLayout gives for the
  * launch's BN, ST and TH, BM = 1 with lane sums), the GEMV loads its weight tiles in that layout; the
- * kernel then serves only those consts.
+ * kernel then serves only those consts. With `tiled`, w comes in the WASM weight tiles
+ * (weight-tiles.ts; BN must divide their 64 rows and BK their 128 columns).
  */
-export function qmatmulKernel(spec: KernelSpec, split: boolean, runs?: Layout): Kernel {
-  const family = `qmatmul/${split ? 'split' : 'full'}${runs ? `/runs ${runs.shape} ${runs.numThreads}` : ''}`;
+export function qmatmulKernel(spec: KernelSpec, split: boolean, runs?: Layout, tiled = false): Kernel {
+  if (runs && tiled) throw new RangeError('qmatmulKernel: thread runs and weight tiles do not combine');
+  const family =
+    `qmatmul/${split ? 'split' : 'full'}${runs ? `/runs ${runs.shape} ${runs.numThreads}` : ''}` +
+    (tiled ? '/tiled' : '');
   return cached(family, spec, () => {
     const params = {
       ...quantParams(spec),
+      ...(tiled ? { w: global(spec.weight, tiledShapeExpr()) } : {}),
       ...(split ? { part: globalPart(), KS: i32 } : { y: globalOut() }),
     };
     return kernel({
@@ -57,6 +63,9 @@ export function qmatmulKernel(spec: KernelSpec, split: boolean, runs?: Layout): 
         OFF: offsetCode(spec),
         SPLIT: split ? 1 : 0,
         RUNS: runs ? 1 : 0,
+        TILED: tiled ? 1 : 0,
+        TR: WEIGHT_TILE.rows,
+        TC: WEIGHT_TILE.cols,
       },
     })`
       // REP: a K step spans whole groups (scales repeat G times); otherwise a group spans whole K
@@ -81,9 +90,12 @@ export function qmatmulKernel(spec: KernelSpec, split: boolean, runs?: Layout): 
       let acc = zeros(f32, LANES ? [BN, 4] : (BM == 1 ? [BN, BK] : [BM, BN]));
       for (let k = kBegin; k < kEnd; k += ST) {
         const g = k / G;
+        // TILED: where the tile piece that holds rows n0.. at k starts (weight-tiles.ts).
+        const wr = TILED == 1 ? (n0 / TR * cdiv(K, TC) + k / TC) * TR + n0 % TR : n0;
+        const wc = TILED == 1 ? k % TC : k;
         if (LANES) {
           // RUNS: the layout is only checked (against BN, ST, TH) where it is taken.
-          const q = (RUNS == 1 ? load(w, [n0, k], [BN, ST], { layout: ${runs ?? local(1)} }) : load(w, [n0, k], [BN, ST])).to(f32);
+          const q = (RUNS == 1 ? load(w, [n0, k], [BN, ST], { layout: ${runs ?? local(1)} }) : load(w, [wr, wc], [BN, ST])).to(f32);
           const xt = load(x, [m0, k], [1, ST]).to(f32);
           const sc = load(s, [n0, g], [BN, 1]).to(f32);
           const qx = (q * xt).reshape(BN, ST / 4, 4).sum(1);
@@ -99,7 +111,7 @@ export function qmatmulKernel(spec: KernelSpec, split: boolean, runs?: Layout): 
             }
           }
         } else {
-          const q = load(w, [n0, k], [BN, BK]).to(f32);
+          const q = load(w, [wr, wc], [BN, BK]).to(f32);
           const sc = REP ? load(s, [n0, g], [BN, BK / G]).to(f32).repeat(1, G) : load(s, [n0, g], [BN, 1]).to(f32);
           const wd = OFF == 1
             ? (q - (REP ? load(zp, [n0, g], [BN, BK / G]).to(f32).repeat(1, G) : load(zp, [n0, g], [BN, 1]).to(f32))) * sc

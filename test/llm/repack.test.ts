@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as dt from '../../dsl/dtype.js';
 import { f16, f32, Tensor } from '../../dsl/index.js';
+import { qmatmulIntKernel } from '../../llm/kernels/qmatmul-int.js';
 import { INT_SCALE_BLOCK, intScaleShape, repackIntScalesKernel } from '../../llm/kernels/repack.js';
 import { integerWeights } from '../../llm/kernels/spec.js';
 import { kernelSpec, planQuantizedMatmul, quantizedMatmul } from '../../llm/matmul.js';
@@ -92,10 +93,15 @@ describe('the int8 GEMV on the blocked scales', () => {
     }
   });
 
-  it('refuses a BN that would straddle two column blocks, naming the candidates', async () => {
+  it('refuses a BN that would straddle two column blocks (or weight tiles), naming the rule', async () => {
     const qm = randomQuantizedMatrix({ weight: dt.u4, group: 32, scale: 'f16' }, 96, 64, 5);
     const x = randomActivations(f32, 1, 64, 6);
     await expect(quantizedMatmul(device, x, qm, { path: 'int8', consts: { BN: 48 } })).rejects.toThrow(
+      /on WASM the weights lie in 64 x 128 tiles, so BN must divide 64 and the K step divide 128; got BN 48/,
+    );
+    // Below the planner, the kernel itself names its candidates.
+    const spec = { weight: dt.u4, scale: f16, act: f32, group: 32, offset: 'zero' } as const;
+    expect(() => qmatmulIntKernel(spec, 32, false, true)?.compile({ BN: 48 } as never)).toThrow(
       /BN' = 48 is not one of its candidates \[8, 4, 16, 32, 64\]/,
     );
   });

@@ -1,0 +1,91 @@
+// The WASM weight tiles (llm/kernels/weight-tiles.ts): the host layout against its formula for
+// every width and both copy paths, the device matrices' layouts, and the planner's and the call's
+// errors for what the tiles cannot serve. The kernels on tiles are checked against the f64
+// reference by kernels-wasm-ints / kernels-wasm-floats (N = 70, K = 203 and 328: two row blocks, a
+// partial K tile, steps at column offsets 32, 64 and 96).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as dt from '../../dsl/dtype.js';
+import { f32, Tensor } from '../../dsl/index.js';
+import { tiledShape, WEIGHT_TILE } from '../../llm/kernels/weight-tiles.js';
+import { planQuantizedMatmul, quantizedMatmul, uploadQuantizedMatrix } from '../../llm/matmul.js';
+import { tileWeights } from '../../llm/weight-tiles.js';
+import { createWasmDevice, type WasmDevice } from '../../runtime/index.js';
+import { randomBytes } from '../bench/common.js';
+import { randomActivations, randomQuantizedMatrix } from './kernels-fixtures.js';
+
+const { rows: TR, cols: TC } = WEIGHT_TILE;
+
+/** wt[(n / TR * cdiv(K, TC) + k / TC) * TR + n % TR, k % TC] = w[n, k], 0 elsewhere. */
+function expectTiled(w: Tensor, wt: Tensor): void {
+  const [n, k] = w.shape as [number, number];
+  expect(wt.shape).toEqual(tiledShape(n, k));
+  const want = new Uint32Array(wt.size);
+  const pieces = Math.ceil(k / TC);
+  for (let r = 0; r < n; r++) {
+    for (let c = 0; c < k; c++) {
+      const row = (Math.floor(r / TR) * pieces + Math.floor(c / TC)) * TR + (r % TR);
+      want[row * TC + (c % TC)] = w.getPattern(r * k + c);
+    }
+  }
+  expect(wt.patterns()).toEqual(want);
+}
+
+describe('tileWeights', () => {
+  const types = [dt.u1, dt.i2, dt.u3, dt.i4, dt.u5, dt.i6, dt.u7, dt.i8, dt.f8e4m3, dt.f6e3m2];
+  for (const type of types) {
+    it(`${type.name}: byte rows (K * bits % 8 == 0) and odd rows, edges in N and K`, () => {
+      for (const [n, k] of [
+        [70, 203],
+        [130, 264],
+        [1, 8],
+        [64, 128],
+      ] as const) {
+        const bytes = randomBytes(Math.ceil((n * k * type.bits) / 8), n * 1000 + k + type.bits);
+        const w = Tensor.fromBytes(type, [n, k], bytes);
+        expectTiled(w, tileWeights(w));
+      }
+    });
+  }
+
+  it('refuses a tensor that is not [N, K]', () => {
+    expect(() => tileWeights(Tensor.zeros(dt.u4, [2, 3, 4]))).toThrow(
+      /expected an \[N, K\] tensor, got \[2,3,4\]/,
+    );
+  });
+});
+
+describe('WASM device matrices', () => {
+  let device: WasmDevice;
+  beforeAll(async () => {
+    device = await createWasmDevice({ threads: 1 });
+  });
+  afterAll(() => device.destroy());
+
+  it('are uploaded as tiles, bit for bit the host layout', async () => {
+    const qm = randomQuantizedMatrix({ weight: dt.u3, group: 32, scale: 'f16' }, 70, 203, 11);
+    const dqm = uploadQuantizedMatrix(device, qm);
+    expect(dqm.layout).toBe('tiles');
+    expect(dqm.weights.shape).toEqual(tiledShape(70, 203));
+    expectTiled(qm.weights, await device.read(dqm.weights as never));
+  });
+
+  it('refuses a matrix whose weights lie in rows', async () => {
+    const qm = randomQuantizedMatrix({ weight: dt.u4, group: 32, scale: 'f16' }, 8, 64, 12);
+    const dqm = { ...uploadQuantizedMatrix(device, qm), layout: 'rows' as const };
+    await expect(quantizedMatmul(device, randomActivations(f32, 1, 64, 13), dqm)).rejects.toThrow(
+      /weights lie in 'rows', but wasm kernels read 'tiles'; make it with uploadQuantizedMatrix/,
+    );
+  });
+
+  it('plans only K steps and column blocks that stay inside a tile', () => {
+    const fmt = { weight: dt.u4, group: 256, scale: 'f16' } as const;
+    expect(planQuantizedMatmul(1, 4096, 4096, fmt, 'wasm').consts.BK).toBe(128);
+    expect(() =>
+      planQuantizedMatmul(1, 4096, 4096, fmt, 'wasm', { path: 'float', consts: { BK: 256 } }),
+    ).toThrow(/BN must divide 64 and the K step divide 128; got BN 8, K step 256/);
+    // WebGPU reads rows: any candidate goes.
+    expect(
+      planQuantizedMatmul(1, 4096, 4096, fmt, 'webgpu', { path: 'float', consts: { BK: 256 } }).consts.BK,
+    ).toBe(256);
+  });
+});

@@ -14,7 +14,7 @@ import { quantizeActKernel } from './kernels/quantize-act.js';
 import { splitKReduce } from './kernels/reduce.js';
 import { intScaleShape, repackIntScalesKernel } from './kernels/repack.js';
 import { integerWeights, type KernelSpec } from './kernels/spec.js';
-import { WEIGHT_TILE } from './kernels/weight-tiles.js';
+import { TILE_COLS } from './kernels/weight-tiles.js';
 import {
   offsetKind,
   type QuantFormat,
@@ -33,10 +33,7 @@ export interface DeviceQuantizedMatrix {
   readonly format: QuantFormat;
   readonly n: number;
   readonly k: number;
-  /**
-   * How `weights` lie: 'rows' as the host matrix's [N, K] (WebGPU), 'tiles' in 64 x 128 tiles
-   * (WASM; llm/kernels/weight-tiles.ts).
-   */
+  /** How `weights` lie (weightLayout). */
   readonly layout: WeightLayout;
   readonly weights: LlmTensor;
   readonly scales: LlmTensor;
@@ -44,11 +41,25 @@ export interface DeviceQuantizedMatrix {
   readonly mins?: LlmTensor;
 }
 
-export type WeightLayout = 'rows' | 'tiles';
+/**
+ * 'rows': as the host matrix's [N, K]. 'tiles64' / 'tiles8': in tiles of 64 or 8 rows by 128
+ * weights of K (llm/kernels/weight-tiles.ts).
+ */
+export type WeightLayout = 'rows' | 'tiles64' | 'tiles8';
 
-/** The weight layout a backend's kernels read: WASM streams tiles, WebGPU reads rows. */
-export function weightLayout(backend: 'wasm' | 'webgpu'): WeightLayout {
-  return backend === 'wasm' ? 'tiles' : 'rows';
+/**
+ * The layout a device's kernels read a format's weights in. WebGPU: rows (its grouped loads). WASM:
+ * tiles as tall as the blocks of the path the format decodes by default, so a block streams one
+ * contiguous stretch: 64 rows for ints (the int path's GEMV), 8 for small floats (the float path's).
+ */
+export function weightLayout(weight: DType, backend: 'wasm' | 'webgpu'): WeightLayout {
+  if (backend === 'webgpu') return 'rows';
+  return weight.kind === 'int' ? 'tiles64' : 'tiles8';
+}
+
+/** Rows per tile of a layout (0 for rows). */
+export function tileRows(layout: WeightLayout): number {
+  return layout === 'tiles64' ? 64 : layout === 'tiles8' ? 8 : 0;
 }
 
 /** 'float': dequantize and multiply in f32. 'int8': quantize x to i8 per block and use integer dots. */
@@ -160,18 +171,21 @@ export function planQuantizedMatmul(
         ? { BM: 16, BN: 32, BK: 32, TH: 128 }
         : { BM: 8, BN: 8, BK: 128, TH: 64 };
   // The int path's GEMV takes wider blocks: its per-block work (activation planes, scale rows) is
-  // shared by BN weight rows.
-  const wide = path === 'int8' && m <= 8 && backend === 'wasm' ? { BN: 64 } : {};
-  const consts = { ...base, ...wide, ...opts.consts };
+  // shared by BN weight rows (as many as a weight tile has, up to 64).
+  const rowsPerTile = tileRows(weightLayout(format.weight, backend));
+  const wide = path === 'int8' && m <= 8 && backend === 'wasm' ? { BN: Math.min(64, rowsPerTile || 64) } : {};
+  // The float path's dot form (BM > 1) on 64-row weight tiles takes whole tiles too: with BN = 8 its
+  // blocks read 8-row slices 64 rows apart, 1.02-1.07x slower than on rows at M = 16; with BN = 64,
+  // 0.91-1.0x at M = 16 and 0.85x at M = 33 (docs/llm-formats.md, "WASM weight tiles"). One row
+  // (the lane-sum GEMV) keeps BN = 8: its [BN, 4] sums must fit in registers.
+  const tall = path === 'float' && m > 1 && rowsPerTile > 8 ? { BN: rowsPerTile } : {};
+  const consts = { ...base, ...wide, ...tall, ...opts.consts };
   const BK = path === 'float' ? chooseBK(format.group, k, consts.BK) : consts.BK;
   const step = path === 'int8' ? (qb as number) : BK;
-  if (
-    weightLayout(backend) === 'tiles' &&
-    (WEIGHT_TILE.rows % consts.BN !== 0 || WEIGHT_TILE.cols % step !== 0)
-  ) {
+  if (rowsPerTile > 0 && (rowsPerTile % consts.BN !== 0 || TILE_COLS % step !== 0)) {
     throw new RangeError(
-      `quantizedMatmul: on WASM the weights lie in ${WEIGHT_TILE.rows} x ${WEIGHT_TILE.cols} tiles, so BN must ` +
-        `divide ${WEIGHT_TILE.rows} and the K step divide ${WEIGHT_TILE.cols}; got BN ${consts.BN}, K step ${step}`,
+      `quantizedMatmul: on WASM ${format.weight.name} weights lie in ${rowsPerTile} x ${TILE_COLS} tiles, so ` +
+        `BN must divide ${rowsPerTile} and the K step divide ${TILE_COLS}; got BN ${consts.BN}, K step ${step}`,
     );
   }
   // Split K when the output grid is too small to keep every core (WASM) or invocation group (WebGPU)
@@ -205,14 +219,15 @@ export function kernelSpec(format: QuantFormat, act: FloatDType): KernelSpec {
 export function uploadQuantizedMatrix(device: LlmDevice, qm: QuantizedMatrix): DeviceQuantizedMatrix {
   validateQuantizedMatrix(qm, 'uploadQuantizedMatrix');
   const up = (t: Tensor) => (device as WasmDevice).upload(t) as LlmTensor;
-  const layout = weightLayout(device.backend);
+  const layout = weightLayout(qm.format.weight, device.backend);
+  const rows = tileRows(layout);
   return {
     device,
     format: qm.format,
     n: qm.n,
     k: qm.k,
     layout,
-    weights: up(layout === 'tiles' ? tileWeights(qm.weights) : qm.weights),
+    weights: up(rows > 0 ? tileWeights(qm.weights, rows) : qm.weights),
     scales: up(qm.scales),
     ...(qm.zeros ? { zeros: up(qm.zeros) } : {}),
     ...(qm.mins ? { mins: up(qm.mins) } : {}),
@@ -285,10 +300,11 @@ function onDevice(device: LlmDevice, qm: QuantizedMatrix | DeviceQuantizedMatrix
         'quantizedMatmul: the matrix was uploaded to another device; upload it to this one',
       );
     }
-    if (qm.layout !== weightLayout(device.backend)) {
+    const want = weightLayout(qm.format.weight, device.backend);
+    if (qm.layout !== want) {
       throw new RangeError(
         `quantizedMatmul: the matrix's weights lie in '${qm.layout}', but ${device.backend} kernels read ` +
-          `'${weightLayout(device.backend)}'; make it with uploadQuantizedMatrix`,
+          `${qm.format.weight.name} weights in '${want}'; make it with uploadQuantizedMatrix`,
       );
     }
     return qm;
@@ -345,14 +361,14 @@ export async function quantizedMatmul(
     ...(w.mins ? { mn: w.mins } : {}),
   };
   const { BM, BN, BK, TH } = plan.consts;
-  const tiled = w.layout === 'tiles';
+  const rows = tileRows(w.layout);
   if (plan.path === 'int8') {
     const xq = scratchTensor(device, i8, [m, w.k]);
     const blocks = [m, Math.ceil(w.k / plan.qb)];
     const xs = scratchTensor(device, f32, blocks, 'xs');
     const xsum = scratchTensor(device, f32, blocks, 'xsum');
     await launch(device, quantizeActKernel(act as FloatDType, plan.qb), { x: xd, xq, xs, xsum }, {});
-    const k = qmatmulIntKernel(spec, plan.qb, split, tiled) as Kernel;
+    const k = qmatmulIntKernel(spec, plan.qb, split, rows) as Kernel;
     const r = intScales.get(w) ?? (await makeIntScales(device, w, spec));
     const sums: Record<string, LlmTensor> = r.wo ? { xsum, wo: r.wo } : {};
     await launch(device, k, { xq, xs, ...sums, w: w.weights, ws: r.ws, ...target }, { BM, BN, TH });
@@ -363,7 +379,7 @@ export async function quantizedMatmul(
         : undefined;
     await launch(
       device,
-      qmatmulKernel(spec, split, runs, tiled),
+      qmatmulKernel(spec, split, runs, rows),
       { x: xd, ...weights, ...target },
       { BM, BN, BK, TH },
     );

@@ -17,7 +17,7 @@ import { f32, global, i8, i16, i32, kernel } from '../../dsl/index.js';
 import type { Kernel } from '../../dsl/lang/kernel.js';
 import { INT_SCALE_BLOCK } from './repack.js';
 import { cached, integerWeights, type KernelSpec, offsetCode } from './spec.js';
-import { tiledShapeExpr, WEIGHT_TILE } from './weight-tiles.js';
+import { TILE_COLS, tiledShapeExpr } from './weight-tiles.js';
 
 /**
  * Tunable consts (first = default): rows of x per block, output columns per block (each divides
@@ -31,19 +31,19 @@ export const QMATMUL_INT_CONSTS = {
 
 /**
  * The integer-path kernel for a weight format (undefined when the weights have no integer form).
- * With `tiled`, w comes in the WASM weight tiles (weight-tiles.ts; BN must divide their 64 rows and
- * QB their 128 columns).
+ * With `tileRows` > 0, w comes in WASM weight tiles of that many rows (weight-tiles.ts; BN must
+ * divide the tile's rows and QB its 128 columns).
  */
 export function qmatmulIntKernel(
   spec: KernelSpec,
   qb: number,
   split: boolean,
-  tiled = false,
+  tileRows = 0,
 ): Kernel | undefined {
   const iw = integerWeights(spec);
   if (!iw) return undefined;
   const wi = iw.wi === 'i8' ? i8 : i16;
-  const family = `qmatmul-int/b${qb}/${split ? 'split' : 'full'}${tiled ? '/tiled' : ''}`;
+  const family = `qmatmul-int/b${qb}/${split ? 'split' : 'full'}${tileRows > 0 ? `/tiles${tileRows}` : ''}`;
   return cached(family, spec, () => {
     const offset = offsetCode(spec);
     const groups = `cdiv(K, ${spec.group})`;
@@ -53,7 +53,7 @@ export function qmatmulIntKernel(
       xq: global(i8, ['M', 'K']),
       xs: global(f32, ['M', `cdiv(K, ${qb})`]),
       ...(offset ? { xsum: global(f32, ['M', `cdiv(K, ${qb})`]) } : {}),
-      w: global(spec.weight, tiled ? tiledShapeExpr() : ['N', 'K']),
+      w: global(spec.weight, tileRows > 0 ? tiledShapeExpr(tileRows) : ['N', 'K']),
       ws: global(f32, scales),
       ...(offset ? { wo: global(f32, scales) } : {}),
       ...(split
@@ -73,9 +73,9 @@ export function qmatmulIntKernel(
         FLOAT: float ? 1 : 0,
         MUL: iw.mul,
         NB,
-        TILED: tiled ? 1 : 0,
-        TR: WEIGHT_TILE.rows,
-        TC: WEIGHT_TILE.cols,
+        TILED: tileRows > 0 ? 1 : 0,
+        TR: Math.max(tileRows, 1),
+        TC: TILE_COLS,
       },
     })`
       if (SPLIT == 1) { grid(cdiv(N, BN), cdiv(M, BM), S); } else { grid(cdiv(N, BN), cdiv(M, BM)); }

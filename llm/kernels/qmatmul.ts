@@ -9,7 +9,7 @@
 import { f32, global, i32, kernel, type Layout, local, spatial } from '../../dsl/index.js';
 import type { Kernel } from '../../dsl/lang/kernel.js';
 import { cached, type KernelSpec, offsetCode, quantParams } from './spec.js';
-import { tiledShapeExpr, WEIGHT_TILE } from './weight-tiles.js';
+import { TILE_COLS, tiledShapeExpr } from './weight-tiles.js';
 
 /**
  * Tunable consts (the first candidate is the default): rows of x per block (1 = the elementwise GEMV
@@ -40,18 +40,19 @@ export function weightRunLayout(BN: number, ST: number, TH: number): Layout | un
  * range [z * KS, min(K, (z + 1) * KS)) (KS a multiple of BK) and writes part[z, M, N]; without it, the
  * block covers all of K and writes y[M, N]. With `runs` (the layout weightRunLayout gives for the
  * launch's BN, ST and TH, BM = 1 with lane sums), the GEMV loads its weight tiles in that layout; the
- * kernel then serves only those consts. With `tiled`, w comes in the WASM weight tiles
- * (weight-tiles.ts; BN must divide their 64 rows and BK their 128 columns).
+ * kernel then serves only those consts. With `tileRows` > 0, w comes in WASM weight tiles of that
+ * many rows (weight-tiles.ts; BN must divide the tile's rows and BK its 128 columns).
  */
-export function qmatmulKernel(spec: KernelSpec, split: boolean, runs?: Layout, tiled = false): Kernel {
-  if (runs && tiled) throw new RangeError('qmatmulKernel: thread runs and weight tiles do not combine');
+export function qmatmulKernel(spec: KernelSpec, split: boolean, runs?: Layout, tileRows = 0): Kernel {
+  if (runs && tileRows > 0)
+    throw new RangeError('qmatmulKernel: thread runs and weight tiles do not combine');
   const family =
     `qmatmul/${split ? 'split' : 'full'}${runs ? `/runs ${runs.shape} ${runs.numThreads}` : ''}` +
-    (tiled ? '/tiled' : '');
+    (tileRows > 0 ? `/tiles${tileRows}` : '');
   return cached(family, spec, () => {
     const params = {
       ...quantParams(spec),
-      ...(tiled ? { w: global(spec.weight, tiledShapeExpr()) } : {}),
+      ...(tileRows > 0 ? { w: global(spec.weight, tiledShapeExpr(tileRows)) } : {}),
       ...(split ? { part: globalPart(), KS: i32 } : { y: globalOut() }),
     };
     return kernel({
@@ -63,9 +64,9 @@ export function qmatmulKernel(spec: KernelSpec, split: boolean, runs?: Layout, t
         OFF: offsetCode(spec),
         SPLIT: split ? 1 : 0,
         RUNS: runs ? 1 : 0,
-        TILED: tiled ? 1 : 0,
-        TR: WEIGHT_TILE.rows,
-        TC: WEIGHT_TILE.cols,
+        TILED: tileRows > 0 ? 1 : 0,
+        TR: Math.max(tileRows, 1),
+        TC: TILE_COLS,
       },
     })`
       // REP: a K step spans whole groups (scales repeat G times); otherwise a group spans whole K

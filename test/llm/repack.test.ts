@@ -97,11 +97,11 @@ describe('the int8 GEMV on the blocked scales', () => {
     const qm = randomQuantizedMatrix({ weight: dt.u4, group: 32, scale: 'f16' }, 96, 64, 5);
     const x = randomActivations(f32, 1, 64, 6);
     await expect(quantizedMatmul(device, x, qm, { path: 'int8', consts: { BN: 48 } })).rejects.toThrow(
-      /on WASM the weights lie in 64 x 128 tiles, so BN must divide 64 and the K step divide 128; got BN 48/,
+      /on WASM u4 weights lie in 64 x 128 tiles, so BN must divide 64 and the K step divide 128; got BN 48/,
     );
     // Below the planner, the kernel itself names its candidates.
     const spec = { weight: dt.u4, scale: f16, act: f32, group: 32, offset: 'zero' } as const;
-    expect(() => qmatmulIntKernel(spec, 32, false, true)?.compile({ BN: 48 } as never)).toThrow(
+    expect(() => qmatmulIntKernel(spec, 32, false, 64)?.compile({ BN: 48 } as never)).toThrow(
       /BN' = 48 is not one of its candidates \[8, 4, 16, 32, 64\]/,
     );
   });

@@ -1,24 +1,23 @@
 // The WASM weight tiles (llm/kernels/weight-tiles.ts): the host layout against its formula for
-// every width and both copy paths, the device matrices' layouts, and the planner's and the call's
-// errors for what the tiles cannot serve. The kernels on tiles are checked against the f64
-// reference by kernels-wasm-ints / kernels-wasm-floats (N = 70, K = 203 and 328: two row blocks, a
-// partial K tile, steps at column offsets 32, 64 and 96).
+// every width, both tile heights and both copy paths, the device matrices' layouts, and the
+// planner's and the call's errors for what the tiles cannot serve. The kernels on tiles are checked
+// against the f64 reference by kernels-wasm-ints (64-row tiles) and kernels-wasm-floats (8-row
+// tiles, and 64-row ones for its int formats): N = 70, K = 203 and 328, so several row blocks, a
+// partial K tile, and steps at column offsets 32, 64 and 96.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as dt from '../../dsl/dtype.js';
 import { f32, Tensor } from '../../dsl/index.js';
-import { tiledShape, WEIGHT_TILE } from '../../llm/kernels/weight-tiles.js';
-import { planQuantizedMatmul, quantizedMatmul, uploadQuantizedMatrix } from '../../llm/matmul.js';
+import { TILE_COLS as TC, tiledShape } from '../../llm/kernels/weight-tiles.js';
+import { planQuantizedMatmul, quantizedMatmul, tileRows, uploadQuantizedMatrix } from '../../llm/matmul.js';
 import { tileWeights } from '../../llm/weight-tiles.js';
 import { createWasmDevice, type WasmDevice } from '../../runtime/index.js';
 import { randomBytes } from '../bench/common.js';
 import { randomActivations, randomQuantizedMatrix } from './kernels-fixtures.js';
 
-const { rows: TR, cols: TC } = WEIGHT_TILE;
-
 /** wt[(n / TR * cdiv(K, TC) + k / TC) * TR + n % TR, k % TC] = w[n, k], 0 elsewhere. */
-function expectTiled(w: Tensor, wt: Tensor): void {
+function expectTiled(w: Tensor, wt: Tensor, TR: number): void {
   const [n, k] = w.shape as [number, number];
-  expect(wt.shape).toEqual(tiledShape(n, k));
+  expect(wt.shape).toEqual(tiledShape(n, k, TR));
   const want = new Uint32Array(wt.size);
   const pieces = Math.ceil(k / TC);
   for (let r = 0; r < n; r++) {
@@ -42,14 +41,17 @@ describe('tileWeights', () => {
       ] as const) {
         const bytes = randomBytes(Math.ceil((n * k * type.bits) / 8), n * 1000 + k + type.bits);
         const w = Tensor.fromBytes(type, [n, k], bytes);
-        expectTiled(w, tileWeights(w));
+        for (const rows of [64, 8]) expectTiled(w, tileWeights(w, rows), rows);
       }
     });
   }
 
   it('refuses a tensor that is not [N, K]', () => {
-    expect(() => tileWeights(Tensor.zeros(dt.u4, [2, 3, 4]))).toThrow(
+    expect(() => tileWeights(Tensor.zeros(dt.u4, [2, 3, 4]), 64)).toThrow(
       /expected an \[N, K\] tensor, got \[2,3,4\]/,
+    );
+    expect(() => tileWeights(Tensor.zeros(dt.u4, [2, 8]), 0)).toThrow(
+      /rows must be a positive integer, got 0/,
     );
   });
 });
@@ -61,19 +63,26 @@ describe('WASM device matrices', () => {
   });
   afterAll(() => device.destroy());
 
-  it('are uploaded as tiles, bit for bit the host layout', async () => {
-    const qm = randomQuantizedMatrix({ weight: dt.u3, group: 32, scale: 'f16' }, 70, 203, 11);
-    const dqm = uploadQuantizedMatrix(device, qm);
-    expect(dqm.layout).toBe('tiles');
-    expect(dqm.weights.shape).toEqual(tiledShape(70, 203));
-    expectTiled(qm.weights, await device.read(dqm.weights as never));
+  it('are uploaded as tiles of 64 rows (ints) or 8 rows (small floats), bit for bit the host layout', async () => {
+    for (const [weight, layout] of [
+      [dt.u3, 'tiles64'],
+      [dt.i8, 'tiles64'],
+      [dt.f6e3m2, 'tiles8'],
+      [dt.f4e2m1, 'tiles8'],
+    ] as const) {
+      const qm = randomQuantizedMatrix({ weight, group: 32, scale: 'f16' }, 70, 203, 11);
+      const dqm = uploadQuantizedMatrix(device, qm);
+      expect(dqm.layout).toBe(layout);
+      expect(dqm.weights.shape).toEqual(tiledShape(70, 203, tileRows(layout)));
+      expectTiled(qm.weights, await device.read(dqm.weights as never), tileRows(layout));
+    }
   });
 
   it('refuses a matrix whose weights lie in rows', async () => {
     const qm = randomQuantizedMatrix({ weight: dt.u4, group: 32, scale: 'f16' }, 8, 64, 12);
     const dqm = { ...uploadQuantizedMatrix(device, qm), layout: 'rows' as const };
     await expect(quantizedMatmul(device, randomActivations(f32, 1, 64, 13), dqm)).rejects.toThrow(
-      /weights lie in 'rows', but wasm kernels read 'tiles'; make it with uploadQuantizedMatrix/,
+      /weights lie in 'rows', but wasm kernels read u4 weights in 'tiles64'; make it with uploadQuantizedMatrix/,
     );
   });
 

@@ -13,7 +13,7 @@ import { qmatmulIntKernel } from './kernels/qmatmul-int.js';
 import { quantizeActKernel } from './kernels/quantize-act.js';
 import { splitKReduce } from './kernels/reduce.js';
 import { intScaleShape, repackIntScalesKernel } from './kernels/repack.js';
-import { integerWeights, type KernelSpec } from './kernels/spec.js';
+import { integerWeights, type KernelSpec, storedWeight } from './kernels/spec.js';
 import { TILE_COLS } from './kernels/weight-tiles.js';
 import {
   offsetKind,
@@ -22,7 +22,7 @@ import {
   scaleDType,
   validateQuantizedMatrix,
 } from './quantized-matrix.js';
-import { tileWeights } from './weight-tiles.js';
+import { signBiased, tileWeights } from './weight-tiles.js';
 
 export type LlmDevice = WasmDevice | WebGpuDevice;
 export type LlmTensor<D extends DType = DType> = WasmTensor<D> | GpuTensor<D>;
@@ -35,6 +35,11 @@ export interface DeviceQuantizedMatrix {
   readonly k: number;
   /** How `weights` lie (weightLayout). */
   readonly layout: WeightLayout;
+  /**
+   * 0, or signed weights stored as unsigned codes q + signBias in the unsigned dtype of their width
+   * (WASM, 1 to 7 bits; signBiasOf).
+   */
+  readonly signBias: number;
   readonly weights: LlmTensor;
   readonly scales: LlmTensor;
   readonly zeros?: LlmTensor;
@@ -55,6 +60,18 @@ export type WeightLayout = 'rows' | 'tiles64' | 'tiles8';
 export function weightLayout(weight: DType, backend: 'wasm' | 'webgpu'): WeightLayout {
   if (backend === 'webgpu') return 'rows';
   return weight.kind === 'int' ? 'tiles64' : 'tiles8';
+}
+
+/**
+ * The sign bias a device stores a format's weights with: on WASM, signed ints of 1 to 7 bits as
+ * unsigned codes q + 2^(bits - 1), which the int path's dot reads without flipping each field's
+ * sign bit per chunk (the flip's XOR cost i4 5-11% and i7 14% against u4 and u7); the kernels take
+ * 2^(bits - 1) sum(x) off once per block, exactly. 8 bits sign-extend for free; WebGPU reads the
+ * weights as they are.
+ */
+export function signBiasOf(weight: DType, backend: 'wasm' | 'webgpu'): number {
+  const signedSubByte = weight.kind === 'int' && weight.signed && weight.bits < 8;
+  return backend === 'wasm' && signedSubByte ? 2 ** (weight.bits - 1) : 0;
 }
 
 /** Rows per tile of a layout (0 for rows). */
@@ -201,14 +218,15 @@ export function planQuantizedMatmul(
   return { path, kind, consts: { ...consts, BK }, splits, splitK, qb: qb ?? 32 };
 }
 
-/** The kernel spec of a format with the given activation dtype. */
-export function kernelSpec(format: QuantFormat, act: FloatDType): KernelSpec {
+/** The kernel spec of a format with the given activation dtype (and the stored weights' sign bias). */
+export function kernelSpec(format: QuantFormat, act: FloatDType, signBias = 0): KernelSpec {
   return {
     weight: format.weight,
     scale: scaleDType(format.scale),
     act,
     group: format.group,
     offset: offsetKind(format),
+    ...(signBias ? { signBias } : {}),
   };
 }
 
@@ -221,13 +239,17 @@ export function uploadQuantizedMatrix(device: LlmDevice, qm: QuantizedMatrix): D
   const up = (t: Tensor) => (device as WasmDevice).upload(t) as LlmTensor;
   const layout = weightLayout(qm.format.weight, device.backend);
   const rows = tileRows(layout);
+  const signBias = signBiasOf(qm.format.weight, device.backend);
+  const tiled = rows > 0 ? tileWeights(qm.weights, rows) : qm.weights;
+  const stored = signBias ? signBiased(tiled, storedWeight(kernelSpec(qm.format, f32, signBias))) : tiled;
   return {
     device,
     format: qm.format,
     n: qm.n,
     k: qm.k,
     layout,
-    weights: up(rows > 0 ? tileWeights(qm.weights, rows) : qm.weights),
+    signBias,
+    weights: up(stored),
     scales: up(qm.scales),
     ...(qm.zeros ? { zeros: up(qm.zeros) } : {}),
     ...(qm.mins ? { mins: up(qm.mins) } : {}),
@@ -266,8 +288,8 @@ async function makeIntScales(
     ws,
     ...(wo ? { wo } : {}),
   };
-  // The repack does not read activations: one kernel per format, whatever the activation dtype.
-  await launch(device, repackIntScalesKernel({ ...spec, act: f32 }), args, {});
+  // The repack reads neither activations nor weights: one kernel per format.
+  await launch(device, repackIntScalesKernel({ ...spec, act: f32, signBias: 0 }), args, {});
   const r = { ws, ...(wo ? { wo } : {}) };
   intScales.set(w, r);
   return r;
@@ -301,10 +323,12 @@ function onDevice(device: LlmDevice, qm: QuantizedMatrix | DeviceQuantizedMatrix
       );
     }
     const want = weightLayout(qm.format.weight, device.backend);
-    if (qm.layout !== want) {
+    const bias = signBiasOf(qm.format.weight, device.backend);
+    if (qm.layout !== want || qm.signBias !== bias) {
       throw new RangeError(
-        `quantizedMatmul: the matrix's weights lie in '${qm.layout}', but ${device.backend} kernels read ` +
-          `${qm.format.weight.name} weights in '${want}'; make it with uploadQuantizedMatrix`,
+        `quantizedMatmul: the matrix's weights lie in '${qm.layout}' with sign bias ${qm.signBias}, but ` +
+          `${device.backend} kernels read ${qm.format.weight.name} weights in '${want}' with sign bias ${bias}; ` +
+          'make it with uploadQuantizedMatrix',
       );
     }
     return qm;
@@ -350,7 +374,7 @@ export async function quantizedMatmul(
   if (y.dtype !== f32 || y.shape.length !== 2 || y.shape[0] !== m || y.shape[1] !== w.n) {
     throw new RangeError(`quantizedMatmul: out must be f32[${m}, ${w.n}], got ${y.dtype.name}[${y.shape}]`);
   }
-  const spec = kernelSpec(w.format, act as FloatDType);
+  const spec = kernelSpec(w.format, act as FloatDType, w.signBias);
   const split = plan.splits > 1;
   const part = split ? scratchTensor(device, f32, [plan.splits, m, w.n]) : undefined;
   const target: Record<string, LlmTensor | number> = part ? { part, KS: plan.splitK } : { y };
@@ -370,7 +394,10 @@ export async function quantizedMatmul(
     await launch(device, quantizeActKernel(act as FloatDType, plan.qb), { x: xd, xq, xs, xsum }, {});
     const k = qmatmulIntKernel(spec, plan.qb, split, rows) as Kernel;
     const r = intScales.get(w) ?? (await makeIntScales(device, w, spec));
-    const sums: Record<string, LlmTensor> = r.wo ? { xsum, wo: r.wo } : {};
+    const sums: Record<string, LlmTensor> = {
+      ...(r.wo || w.signBias ? { xsum } : {}),
+      ...(r.wo ? { wo: r.wo } : {}),
+    };
     await launch(device, k, { xq, xs, ...sums, w: w.weights, ws: r.ws, ...target }, { BM, BN, TH });
   } else {
     const runs =

@@ -35,3 +35,28 @@ export function tileWeights<D extends DType>(w: Tensor<D>, rows: number): Tensor
   }
   return out;
 }
+
+/**
+ * Signed weights as unsigned codes q + 2^(bits - 1) (the sign bit of each field flipped), in the
+ * unsigned dtype of the same width: the WASM kernels' sign bias (kernels/spec.ts `signBias`), which
+ * spares the int path's dot a sign step per chunk. `w` must hold a multiple of 8 elements (tiles
+ * do), so the flip is one mask of `bits` bytes repeated.
+ */
+export function signBiased(w: Tensor, twin: DType): Tensor {
+  const bits = w.dtype.bits;
+  if (w.dtype.kind !== 'int' || !w.dtype.signed || twin.kind !== 'int' || twin.signed || twin.bits !== bits) {
+    throw new RangeError(
+      `signBiased: expected signed int weights and their unsigned twin, got ${w.dtype.name}, ${twin.name}`,
+    );
+  }
+  if (w.size % 8 !== 0) throw new RangeError(`signBiased: ${w.size} elements is not a multiple of 8`);
+  const mask = new Uint8Array(bits);
+  for (let e = 0; e < 8; e++) {
+    const bit = e * bits + bits - 1;
+    mask[bit >> 3]! |= 1 << (bit & 7);
+  }
+  const out = Tensor.fromBytes(twin, w.shape, w.data.slice());
+  const bytes = (w.size * bits) / 8;
+  for (let i = 0; i < bytes; i++) out.data[i]! ^= mask[i % bits]!;
+  return out;
+}

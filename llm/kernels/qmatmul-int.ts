@@ -16,7 +16,7 @@
 import { f32, global, i8, i16, i32, kernel } from '../../dsl/index.js';
 import type { Kernel } from '../../dsl/lang/kernel.js';
 import { INT_SCALE_BLOCK } from './repack.js';
-import { cached, integerWeights, type KernelSpec, offsetCode } from './spec.js';
+import { cached, integerWeights, type KernelSpec, offsetCode, storedWeight } from './spec.js';
 import { TILE_COLS, tiledShapeExpr } from './weight-tiles.js';
 
 /**
@@ -46,14 +46,15 @@ export function qmatmulIntKernel(
   const family = `qmatmul-int/b${qb}/${split ? 'split' : 'full'}${tileRows > 0 ? `/tiles${tileRows}` : ''}`;
   return cached(family, spec, () => {
     const offset = offsetCode(spec);
+    const bias = spec.signBias ?? 0;
     const groups = `cdiv(K, ${spec.group})`;
     const NB = INT_SCALE_BLOCK;
     const scales = [`cdiv(N, ${NB})`, `${groups} * ${NB}`];
     const params = {
       xq: global(i8, ['M', 'K']),
       xs: global(f32, ['M', `cdiv(K, ${qb})`]),
-      ...(offset ? { xsum: global(f32, ['M', `cdiv(K, ${qb})`]) } : {}),
-      w: global(spec.weight, tileRows > 0 ? tiledShapeExpr(tileRows) : ['N', 'K']),
+      ...(offset || bias ? { xsum: global(f32, ['M', `cdiv(K, ${qb})`]) } : {}),
+      w: global(storedWeight(spec), tileRows > 0 ? tiledShapeExpr(tileRows) : ['N', 'K']),
       ws: global(f32, scales),
       ...(offset ? { wo: global(f32, scales) } : {}),
       ...(split
@@ -76,6 +77,7 @@ export function qmatmulIntKernel(
         TILED: tileRows > 0 ? 1 : 0,
         TR: Math.max(tileRows, 1),
         TC: TILE_COLS,
+        BIAS: bias,
       },
     })`
       if (SPLIT == 1) { grid(cdiv(N, BN), cdiv(M, BM), S); } else { grid(cdiv(N, BN), cdiv(M, BM)); }
@@ -103,7 +105,13 @@ export function qmatmulIntKernel(
         const xsc = load(xs, [m0, b], [BM, 1]);
         const wsc = load(ws, [n0 / NB, g * NB + n0 % NB], [1, BN]);
         if (OFF == 0) {
-          acc += xsc * (d * wsc);
+          if (BIAS == 0) {
+            acc += xsc * (d * wsc);
+          } else {
+            // Codes stored as q + BIAS: dot(x, q) = dot(x, q + BIAS) - BIAS * sum(x), exact in f32
+            // (integers below 2^24), so the sum equals the unbiased one bit for bit.
+            acc += xsc * ((d - BIAS * load(xsum, [m0, b], [BM, 1])) * wsc);
+          }
         } else {
           acc += xsc * (d * wsc + load(xsum, [m0, b], [BM, 1]) * load(wo, [n0 / NB, g * NB + n0 % NB], [1, BN]));
         }

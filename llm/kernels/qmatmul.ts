@@ -8,7 +8,7 @@
 // (and x reads 0 there, so a zero point or min on a padded lane adds nothing).
 import { f32, global, i32, kernel, type Layout, local, spatial } from '../../dsl/index.js';
 import type { Kernel } from '../../dsl/lang/kernel.js';
-import { cached, type KernelSpec, offsetCode, quantParams } from './spec.js';
+import { cached, type KernelSpec, offsetCode, quantParams, storedWeight } from './spec.js';
 import { TILE_COLS, tiledShapeExpr } from './weight-tiles.js';
 
 /**
@@ -52,7 +52,7 @@ export function qmatmulKernel(spec: KernelSpec, split: boolean, runs?: Layout, t
   return cached(family, spec, () => {
     const params = {
       ...quantParams(spec),
-      ...(tileRows > 0 ? { w: global(spec.weight, tiledShapeExpr(tileRows)) } : {}),
+      ...(tileRows > 0 ? { w: global(storedWeight(spec), tiledShapeExpr(tileRows)) } : {}),
       ...(split ? { part: globalPart(), KS: i32 } : { y: globalOut() }),
     };
     return kernel({
@@ -67,6 +67,7 @@ export function qmatmulKernel(spec: KernelSpec, split: boolean, runs?: Layout, t
         TILED: tileRows > 0 ? 1 : 0,
         TR: Math.max(tileRows, 1),
         TC: TILE_COLS,
+        BIAS: spec.signBias ?? 0,
       },
     })`
       // REP: a K step spans whole groups (scales repeat G times); otherwise a group spans whole K
@@ -101,7 +102,12 @@ export function qmatmulKernel(spec: KernelSpec, split: boolean, runs?: Layout, t
           const sc = load(s, [n0, g], [BN, 1]).to(f32);
           const qx = (q * xt).reshape(BN, ST / 4, 4).sum(1);
           if (OFF == 0) {
-            acc += qx * sc;
+            // BIAS: codes stored as q + BIAS, taken off like a zero point.
+            if (BIAS == 0) {
+              acc += qx * sc;
+            } else {
+              acc += (qx - BIAS * xt.reshape(1, ST / 4, 4).sum(1)) * sc;
+            }
           } else {
             // Σ (q - zp) x = Σ q x - zp Σ x and Σ (q sc + mn) x = sc Σ q x + mn Σ x.
             const xs = xt.reshape(1, ST / 4, 4).sum(1);
@@ -112,7 +118,7 @@ export function qmatmulKernel(spec: KernelSpec, split: boolean, runs?: Layout, t
             }
           }
         } else {
-          const q = load(w, [wr, wc], [BN, BK]).to(f32);
+          const q = BIAS == 0 ? load(w, [wr, wc], [BN, BK]).to(f32) : load(w, [wr, wc], [BN, BK]).to(f32) - BIAS;
           const sc = REP ? load(s, [n0, g], [BN, BK / G]).to(f32).repeat(1, G) : load(s, [n0, g], [BN, 1]).to(f32);
           const wd = OFF == 1
             ? (q - (REP ? load(zp, [n0, g], [BN, BK / G]).to(f32).repeat(1, G) : load(zp, [n0, g], [BN, 1]).to(f32))) * sc

@@ -1,6 +1,7 @@
 // What a quantized-matmul kernel is specialized on: weight, scale and activation dtypes, the group
 // size and the offset kind. Kernels are built once per spec (and compiled once per const combination
 // by the Kernel itself).
+import { dtypeByName } from '../../dsl/dtype.js';
 import { type DType, type FloatDType, global, Tensor } from '../../dsl/index.js';
 import type { Kernel } from '../../dsl/lang/kernel.js';
 
@@ -15,6 +16,22 @@ export interface KernelSpec {
   readonly group: number;
   /** 'zero': integer zero points in the weight dtype; 'min': float offsets; none for symmetric. */
   readonly offset?: 'zero' | 'min' | undefined;
+  /**
+   * Signed weights stored as unsigned codes q + signBias (signBias = 2^(bits - 1); storedWeight
+   * gives their dtype): the WASM kernels then decode them without a sign step (matmul.ts). 0 or
+   * absent: stored as the weight dtype.
+   */
+  readonly signBias?: number | undefined;
+}
+
+/** The dtype the kernel's w holds: the weight dtype, or its unsigned twin under a sign bias. */
+export function storedWeight(spec: KernelSpec): DType {
+  if (!spec.signBias) return spec.weight;
+  const twin = dtypeByName(`u${spec.weight.bits}`);
+  if (spec.weight.kind !== 'int' || !spec.weight.signed || !twin) {
+    throw new RangeError(`a sign bias needs signed int weights, got ${spec.weight.name}`);
+  }
+  return twin;
 }
 
 /** The OFF const of the kernels: 0 no offset, 1 zero point, 2 float min. */
@@ -23,7 +40,8 @@ export function offsetCode(spec: KernelSpec): 0 | 1 | 2 {
 }
 
 export function specKey(spec: KernelSpec): string {
-  return `${spec.weight.name}/${spec.scale.name}/${spec.act.name}/g${spec.group}/${spec.offset ?? 'none'}`;
+  const bias = spec.signBias ? `/bias${spec.signBias}` : '';
+  return `${spec.weight.name}/${spec.scale.name}/${spec.act.name}/g${spec.group}/${spec.offset ?? 'none'}${bias}`;
 }
 
 /** The params every kernel shares: activations x[M, K], weights w[N, K], scales and offsets. */
@@ -31,7 +49,7 @@ export function quantParams(spec: KernelSpec) {
   const groups = `cdiv(K, ${spec.group})`;
   return {
     x: global(spec.act, ['M', 'K']),
-    w: global(spec.weight, ['N', 'K']),
+    w: global(storedWeight(spec), ['N', 'K']),
     s: global(spec.scale, ['N', groups]),
     ...(spec.offset === 'zero' ? { zp: global(spec.weight, ['N', groups]) } : {}),
     ...(spec.offset === 'min' ? { mn: global(spec.scale, ['N', groups]) } : {}),

@@ -9,7 +9,7 @@ import * as dt from '../../dsl/dtype.js';
 import { f32, Tensor } from '../../dsl/index.js';
 import { TILE_COLS as TC, tiledShape } from '../../llm/kernels/weight-tiles.js';
 import { planQuantizedMatmul, quantizedMatmul, tileRows, uploadQuantizedMatrix } from '../../llm/matmul.js';
-import { tileWeights } from '../../llm/weight-tiles.js';
+import { signBiased, tileWeights } from '../../llm/weight-tiles.js';
 import { createWasmDevice, type WasmDevice } from '../../runtime/index.js';
 import { randomBytes } from '../bench/common.js';
 import { randomActivations, randomQuantizedMatrix } from './kernels-fixtures.js';
@@ -56,6 +56,30 @@ describe('tileWeights', () => {
   });
 });
 
+describe('signBiased', () => {
+  for (const bits of [1, 2, 3, 4, 5, 6, 7]) {
+    it(`i${bits}: every code becomes q + ${2 ** (bits - 1)} in u${bits}`, () => {
+      const signed = dt.dtypeByName(`i${bits}`) as dt.IntDType;
+      const twin = dt.dtypeByName(`u${bits}`) as dt.IntDType;
+      const n = 8 * 300;
+      const w = Tensor.fromBytes(signed, [n], randomBytes(n, 500 + bits));
+      const b = signBiased(w, twin);
+      expect(b.dtype).toBe(twin);
+      const q = w.toArray();
+      expect(b.toArray()).toEqual(q.map((v) => v + 2 ** (bits - 1)));
+      expect(new Set(q).size).toBe(2 ** bits); // every code occurs
+    });
+  }
+
+  it('refuses unsigned weights, a wrong twin and sizes that are not whole masks', () => {
+    expect(() => signBiased(Tensor.zeros(dt.u4, [8]), dt.u4)).toThrow(
+      /expected signed int weights and their unsigned twin, got u4, u4/,
+    );
+    expect(() => signBiased(Tensor.zeros(dt.i4, [8]), dt.u3)).toThrow(/got i4, u3/);
+    expect(() => signBiased(Tensor.zeros(dt.i4, [12]), dt.u4)).toThrow(/12 elements is not a multiple of 8/);
+  });
+});
+
 describe('WASM device matrices', () => {
   let device: WasmDevice;
   beforeAll(async () => {
@@ -78,11 +102,29 @@ describe('WASM device matrices', () => {
     }
   });
 
+  it('store signed 1- to 7-bit weights sign-biased in their unsigned twin, 8 bits as they are', async () => {
+    for (const [weight, bias, stored] of [
+      [dt.i3, 4, dt.u3],
+      [dt.i1, 1, dt.u1],
+      [dt.i7, 64, dt.u7],
+      [dt.i8, 0, dt.i8],
+      [dt.u4, 0, dt.u4],
+    ] as const) {
+      const qm = randomQuantizedMatrix({ weight, group: 32, scale: 'f16' }, 70, 203, 14);
+      const dqm = uploadQuantizedMatrix(device, qm);
+      expect(dqm.signBias).toBe(bias);
+      expect(dqm.weights.dtype).toBe(stored);
+      const tiles = tileWeights(qm.weights, 64);
+      const want = bias ? signBiased(tiles, stored) : tiles;
+      expect((await device.read(dqm.weights as never)).patterns()).toEqual(want.patterns());
+    }
+  });
+
   it('refuses a matrix whose weights lie in rows', async () => {
     const qm = randomQuantizedMatrix({ weight: dt.u4, group: 32, scale: 'f16' }, 8, 64, 12);
     const dqm = { ...uploadQuantizedMatrix(device, qm), layout: 'rows' as const };
     await expect(quantizedMatmul(device, randomActivations(f32, 1, 64, 13), dqm)).rejects.toThrow(
-      /weights lie in 'rows', but wasm kernels read u4 weights in 'tiles64'; make it with uploadQuantizedMatrix/,
+      /weights lie in 'rows' with sign bias 0, but wasm kernels read u4 weights in 'tiles64' with sign bias 0; make it with uploadQuantizedMatrix/,
     );
   });
 

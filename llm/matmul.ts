@@ -53,13 +53,18 @@ export interface DeviceQuantizedMatrix {
 export type WeightLayout = 'rows' | 'tiles64' | 'tiles8';
 
 /**
- * The layout a device's kernels read a format's weights in. WebGPU: rows (its grouped loads). WASM:
- * tiles as tall as the blocks of the path the format decodes by default, so a block streams one
- * contiguous stretch: 64 rows for ints (the int path's GEMV), 8 for small floats (the float path's).
+ * The layout a device's kernels read a format's [N, K] weights in. WebGPU: rows (its grouped
+ * loads). WASM: tiles as tall as the blocks of the path the format decodes one row by default, so a
+ * block streams one contiguous stretch: 64 rows where that is the int path (ints whose activation
+ * block holds a whole chunk), 8 where it is the float path (small floats; ints with groups under
+ * 32). The float path's one-row GEMV on 64-row tiles reads 8-row slices and ran 1.1-1.8x slower than
+ * on rows (docs/llm-formats.md, "WASM weight tiles"), so only a format that never takes it by
+ * default gets them.
  */
-export function weightLayout(weight: DType, backend: 'wasm' | 'webgpu'): WeightLayout {
+export function weightLayout(format: QuantFormat, k: number, backend: 'wasm' | 'webgpu'): WeightLayout {
   if (backend === 'webgpu') return 'rows';
-  return weight.kind === 'int' ? 'tiles64' : 'tiles8';
+  const qb = chooseQB(format.group, k, backend);
+  return qb !== undefined && defaultPath(1, format, backend, qb) === 'int8' ? 'tiles64' : 'tiles8';
 }
 
 /**
@@ -189,7 +194,7 @@ export function planQuantizedMatmul(
         : { BM: 8, BN: 8, BK: 128, TH: 64 };
   // The int path's GEMV takes wider blocks: its per-block work (activation planes, scale rows) is
   // shared by BN weight rows (as many as a weight tile has, up to 64).
-  const rowsPerTile = tileRows(weightLayout(format.weight, backend));
+  const rowsPerTile = tileRows(weightLayout(format, k, backend));
   const wide = path === 'int8' && m <= 8 && backend === 'wasm' ? { BN: Math.min(64, rowsPerTile || 64) } : {};
   // The float path's dot form (BM > 1) on 64-row weight tiles takes whole tiles too: with BN = 8 its
   // blocks read 8-row slices 64 rows apart, 1.02-1.07x slower than on rows at M = 16; with BN = 64,
@@ -237,7 +242,7 @@ export function kernelSpec(format: QuantFormat, act: FloatDType, signBias = 0): 
 export function uploadQuantizedMatrix(device: LlmDevice, qm: QuantizedMatrix): DeviceQuantizedMatrix {
   validateQuantizedMatrix(qm, 'uploadQuantizedMatrix');
   const up = (t: Tensor) => (device as WasmDevice).upload(t) as LlmTensor;
-  const layout = weightLayout(qm.format.weight, device.backend);
+  const layout = weightLayout(qm.format, qm.k, device.backend);
   const rows = tileRows(layout);
   const signBias = signBiasOf(qm.format.weight, device.backend);
   const tiled = rows > 0 ? tileWeights(qm.weights, rows) : qm.weights;
@@ -322,7 +327,7 @@ function onDevice(device: LlmDevice, qm: QuantizedMatrix | DeviceQuantizedMatrix
         'quantizedMatmul: the matrix was uploaded to another device; upload it to this one',
       );
     }
-    const want = weightLayout(qm.format.weight, device.backend);
+    const want = weightLayout(qm.format, qm.k, device.backend);
     const bias = signBiasOf(qm.format.weight, device.backend);
     if (qm.layout !== want || qm.signBias !== bias) {
       throw new RangeError(

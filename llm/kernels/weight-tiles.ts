@@ -4,9 +4,9 @@
 // so wt is [cdiv(N, TR) * cdiv(K, TC) * TR, TC], padded with code 0 past N and K. A block of TR
 // output rows then streams one contiguous stretch of memory as it walks K, where in the row layout
 // it read TR streams K bytes apart, more than the hardware prefetcher follows at 64 rows. TR is the
-// block height of the path a format decodes by default (matmul.ts weightLayout): 64 for ints (the
-// int path's GEMV blocks; u4/g128 4096x4096 int8 GEMV 1.3x faster relaxed, 1.1x baseline), 8 for
-// small floats (the float path's; 64-row tiles made its 8-row blocks 1.1-1.2x slower than rows).
+// block height of the path a format decodes one row by default (matmul.ts weightLayout): 64 for
+// the int path's GEMV blocks (u4/g128 4096x4096 int8 GEMV 1.3x faster relaxed, 1.1x baseline), 8
+// for the float path's (64-row tiles made its 8-row blocks 1.1-1.8x slower than rows).
 // A tile row is 16 * bits bytes, so every row starts on a byte at every width. Kernels read a
 // [BN, BK] piece at row (n0 / TR * cdiv(K, TC) + k / TC) * TR + n0 % TR, column k % TC; BN must
 // divide TR and BK divide TC (matmul.ts plans so). Padding is harmless: activations past K read 0,

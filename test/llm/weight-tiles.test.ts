@@ -88,14 +88,16 @@ describe('WASM device matrices', () => {
   });
   afterAll(() => device.destroy());
 
-  it('are uploaded as tiles of 64 rows (ints) or 8 rows (small floats), bit for bit the host layout', async () => {
-    for (const [weight, layout] of [
-      [dt.u3, 'tiles64'],
-      [dt.i8, 'tiles64'],
-      [dt.f6e3m2, 'tiles8'],
-      [dt.f4e2m1, 'tiles8'],
+  it('are uploaded as tiles of 64 rows (int8 path by default) or 8 rows (float path), bit for bit the host layout', async () => {
+    for (const [weight, group, layout] of [
+      [dt.u3, 32, 'tiles64'],
+      [dt.i8, 32, 'tiles64'],
+      [dt.u8, 16, 'tiles64'],
+      [dt.u2, 16, 'tiles8'], // a 16-weight activation block holds no 32-weight chunk: float path
+      [dt.f6e3m2, 32, 'tiles8'],
+      [dt.f4e2m1, 32, 'tiles8'],
     ] as const) {
-      const qm = randomQuantizedMatrix({ weight, group: 32, scale: 'f16' }, 70, 203, 11);
+      const qm = randomQuantizedMatrix({ weight, group, scale: 'f16' }, 70, 203, 11);
       const dqm = uploadQuantizedMatrix(device, qm);
       expect(dqm.layout).toBe(layout);
       expect(dqm.weights.shape).toEqual(tiledShape(70, 203, tileRows(layout)));

@@ -1,7 +1,8 @@
 // Host side of the WASM weight tiles (kernels/weight-tiles.ts): a row-major [N, K] weight tensor
 // laid out as [cdiv(N, rows) * cdiv(K, 128) * rows, 128] tiles, zero-padded. uploadQuantizedMatrix
-// uploads WASM weights so. When a row of K weights is whole bytes (K * bits % 8 == 0, every real
-// model) each tile row is one byte copy; other shapes move element by element.
+// uploads WASM weights so (with signBiased for signed weights of 1 to 7 bits). When a row of K
+// weights is whole bytes (K * bits % 8 == 0, every real model) each tile row's piece is copied as
+// bytes (u32 words where aligned); other shapes move element by element.
 import type { DType } from '../dsl/dtype.js';
 import { readBits, writeBits } from '../dsl/packing.js';
 import { Tensor } from '../dsl/tensor.js';

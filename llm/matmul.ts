@@ -13,7 +13,7 @@ import { qmatmulIntKernel } from './kernels/qmatmul-int.js';
 import { quantizeActKernel } from './kernels/quantize-act.js';
 import { splitKReduce } from './kernels/reduce.js';
 import { intScaleShape, repackIntScalesKernel } from './kernels/repack.js';
-import { integerWeights, type KernelSpec, storedWeight } from './kernels/spec.js';
+import { integerWeights, type KernelSpec, unsignedTwin } from './kernels/spec.js';
 import { TILE_COLS } from './kernels/weight-tiles.js';
 import {
   offsetKind,
@@ -246,7 +246,7 @@ export function uploadQuantizedMatrix(device: LlmDevice, qm: QuantizedMatrix): D
   const rows = tileRows(layout);
   const signBias = signBiasOf(qm.format.weight, device.backend);
   const tiled = rows > 0 ? tileWeights(qm.weights, rows) : qm.weights;
-  const stored = signBias ? signBiased(tiled, storedWeight(kernelSpec(qm.format, f32, signBias))) : tiled;
+  const stored = signBias ? signBiased(tiled, unsignedTwin(qm.format.weight)) : tiled;
   return {
     device,
     format: qm.format,

@@ -26,10 +26,14 @@ export interface KernelSpec {
 
 /** The dtype the kernel's w holds: the weight dtype, or its unsigned twin under a sign bias. */
 export function storedWeight(spec: KernelSpec): DType {
-  if (!spec.signBias) return spec.weight;
-  const twin = dtypeByName(`u${spec.weight.bits}`);
-  if (spec.weight.kind !== 'int' || !spec.weight.signed || !twin) {
-    throw new RangeError(`a sign bias needs signed int weights, got ${spec.weight.name}`);
+  return spec.signBias ? unsignedTwin(spec.weight) : spec.weight;
+}
+
+/** The unsigned int dtype of a signed int dtype's width: where sign-biased codes are stored. */
+export function unsignedTwin(weight: DType): DType {
+  const twin = dtypeByName(`u${weight.bits}`);
+  if (weight.kind !== 'int' || !weight.signed || !twin) {
+    throw new RangeError(`a sign bias needs signed int weights, got ${weight.name}`);
   }
   return twin;
 }

@@ -22,11 +22,15 @@
 //   right by 8: 2 masks, 1 shift.
 // - 3 bits: one swizzle puts 12 bits (4 fields) of the chunk's 12 bytes into each i16 lane, at
 //   o = 0 or 4; masks 7 << o and 7 << (o + 3) pick fields 0 and 1 of each lane, and again from the
-//   swizzled value shifted right by 6 (fields 2 and 3). The 12 bytes are read as 8 and 4 (a 16-byte
-//   load straddled a cache line in 3 of 16 chunks: 1.04-1.08x slower, 1.04-1.05x with the check for
-//   its 4 bytes past the tensor's end off). Per chunk and weight row that is 15 vector instructions
-//   (an insert, the swizzle, the shift, 4 ANDs, 4 dots, 4 adds; 16 signed) against 12 for 4 bits (3
-//   ANDs and a shift, no swizzle), and the GEMV runs 1.2x u4 as that count says, spills or not.
+//   swizzled value shifted right by 6 (fields 2 and 3). The 12 bytes are read by one 16-byte load
+//   (4 bytes past the chunk: rows whose last chunk ends within 4 bytes of the tensor's end take the
+//   element path). Until session 8 they were read as 8 and 4 (load64_zero, load32_lane), because
+//   16 bytes straddled a cache line in 3 of 16 chunks and ran 1.04-1.08x slower while the GEMV
+//   waited on DRAM; on 64-row weight tiles it waits on vector instructions, and the lane insert
+//   was one of them: one load ran the 4096x4096 u3 and i3 int8 GEMV 1.07x and 1.08x faster
+//   (interleaved in one process, outputs bit-identical). Per chunk and weight row that leaves 14
+//   vector instructions (the swizzle, the shift, 4 ANDs, 4 dots, 4 adds) against 12 for 4 bits (3
+//   ANDs and a shift, no swizzle), and the GEMV runs about 1.2x u4, as that count says, spills or not.
 //   Fewer spills cost more than they saved: one mask after shifts by 3, 6 and 9 (half the spills, 2
 //   more shifts: 1.04-1.10x slower), each weight row in its own basic block behind an always-taken
 //   branch (no spills for u3: 1.11-1.16x slower), 2 or 8 rows per block (1.13-1.17x, 1.3-1.5x
@@ -56,14 +60,11 @@
 // swizzle (where both loads' groups line up alike, so 5-7 bits keep one constant, not one per load)
 // and before the shift; the caller subtracts 2^(w - 1) sum(x).
 
-/**
- * One load of a chunk: 16 bytes; 4 or 8 bytes repeated across the v128; or 12 bytes (8 and 4, the
- * rest zero), which never straddle a cache line where a 16-byte load at 12 c would.
- */
+/** One load of a chunk: 16 bytes, or 4 or 8 bytes repeated across the v128. */
 export interface FieldLoad {
   /** Byte offset within the chunk. */
   readonly at: number;
-  readonly size: 4 | 8 | 12 | 16;
+  readonly size: 4 | 8 | 16;
 }
 
 /** A vector the passes mask: a load, swizzled and then shifted (each optional). */
@@ -230,7 +231,7 @@ export function fieldLayout(w: number): FieldLayout {
     // Lane l: bytes 12l / 8 and the next, fields 4l..4l + 3 from o = 12l mod 8.
     const swizzle = lanes8.flatMap((l) => [(12 * l) >> 3, ((12 * l) >> 3) + 1]);
     shape = {
-      loads: [{ at: 0, size: 12 }],
+      loads: [{ at: 0, size: 16 }],
       views: [
         { load: 0, swizzle },
         { load: 0, swizzle, shift: { lanes: 16, by: -6 } },
@@ -275,7 +276,7 @@ export function fieldLayout(w: number): FieldLayout {
     chunkSigns[bit >> 3] |= 1 << (bit & 7);
   }
   const loadSigns = shape.loads.map(({ at, size }) =>
-    Array.from({ length: 16 }, (_, k) => (size === 12 && k >= 12 ? 0 : (chunkSigns[at + (k % size)] ?? 0))),
+    Array.from({ length: 16 }, (_, k) => chunkSigns[at + (k % size)] ?? 0),
   );
   const signs = shape.views.map(({ load, swizzle }) =>
     swizzle ? swizzle.map((i) => (i < 16 ? loadSigns[load][i] : 0)) : loadSigns[load],

@@ -38,8 +38,8 @@
 //   4 * 4 * 15 * 128 < 32768), then widen into i32 by i32x4.dot_i16x8_s against ones. With one row
 //   of a, blocks of 8 weight rows (subbyteRowBlock): more cache lines in flight from DRAM.
 // Rows of the weight tile that lie wholly inside the tensor (and, below 8 bits, start on a byte or
-// a group of 8 weights; with a layout whose last load read past the chunk, end that far before the
-// tensor's end: none does now) take this path; other rows, and the K % chunk tail, are summed element by
+// a group of 8 weights; with a layout whose last load reads past the chunk, 3 bits' 4 bytes, end that
+// far before the tensor's end) take this path; other rows, and the K % chunk tail, are summed element by
 // element with the load's bounds (when K is whole chunks, a block on the vector path writes c + sum
 // straight to dst and skips that per-row code). When K is whole chunks, one check per dot asks
 // whether every row of the tile takes the vector path; if so (all but edge tiles) the blocks run
@@ -643,9 +643,7 @@ function emitChain(g: Gen, s: Dot, chain: Chain): Ref[] {
                   ? m.v128.load32_splat(off, 1, rowAt(r))
                   : size === 8
                     ? m.v128.load64_splat(off, 1, rowAt(r))
-                    : size === 12
-                      ? m.v128.load32_lane(off + 8, 1, 2, rowAt(r), m.v128.load64_zero(off, 1, rowAt(r)))
-                      : m.v128.load(off, 1, rowAt(r));
+                    : m.v128.load(off, 1, rowAt(r));
               out.push(f.set(l === 0 ? v[r] : vx[r][l - 1], x));
             });
             return out;

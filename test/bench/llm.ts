@@ -24,7 +24,7 @@ import {
   uploadQuantizedMatrix,
 } from '../../llm/matmul.js';
 import type { QuantFormat, QuantizedMatrix } from '../../llm/quantized-matrix.js';
-import { type WasmDevice, WebGpuDevice } from '../../runtime/index.js';
+import { createWasmDevice, type WasmDevice, WebGpuDevice } from '../../runtime/index.js';
 import {
   type BenchOptions,
   type BenchResult,
@@ -278,7 +278,7 @@ interface FormatTiming {
 /**
  * Every weight type (group 128, f16 scales) and our f32 GEMV at n x k on one device, one thread:
  * the float path and, where the format has an integer form, the int8-activation path, each with
- * its error against the float64 reference of the dequantized weights.
+ * its error against the float64 reference of the dequantized weights (`only`: that path alone).
  */
 async function measureFormats(
   device: LlmDevice,
@@ -288,6 +288,7 @@ async function measureFormats(
   timing: TimingOptions,
   rotateBytes: number,
   sequence: number,
+  only?: MatmulPath,
 ): Promise<FormatTiming[]> {
   const x = randomF32(k, 12);
   const hx = Tensor.fromArray(f32, [1, k], x);
@@ -314,12 +315,13 @@ async function measureFormats(
     });
     for (const [i, w] of types.entries()) {
       const fmt: QuantFormat = { weight: w as QuantFormat['weight'], group: 128, scale: 'f16' };
+      const paths = (
+        integerWeights({ weight: w, scale: f16, act: f32, group: 128 }) ? ['float', 'int8'] : ['float']
+      ).filter((p) => only === undefined || p === only) as MatmulPath[];
+      if (paths.length === 0) continue;
       const perMatrix = (n * k * w.bits) / 8;
       const count = Math.max(1, Math.ceil(rotateBytes / perMatrix));
       const mats = Array.from({ length: count }, (_, r) => randomMatrix(fmt, n, k, 1000 * i + r));
-      const paths: MatmulPath[] = integerWeights({ weight: w, scale: f16, act: f32, group: 128 })
-        ? ['float', 'int8']
-        : ['float'];
       for (const path of paths) {
         try {
           const v = tilevmVariant(`${w.name} ${path}`, device, 1, mats, hx, path);
@@ -430,6 +432,40 @@ async function wasmFormats(opts: BenchOptions, peerRows: readonly Row[]): Promis
 }
 
 /**
+ * The int8 path of every int width at 4096x4096 on a relaxed-SIMD WASM device (what Chromium and
+ * Node 22+ run by default), one thread. Only u4/i4 have a relaxed dot (dot-subbyte.ts); the other
+ * widths run the baseline lowering, so this table shows what the relaxed nibble dot does to the
+ * n / (n+1)-bit ratios. Undefined where this V8 does not validate relaxed SIMD.
+ */
+async function wasmRelaxedFormats(opts: BenchOptions): Promise<ExtraTable | undefined> {
+  const types = (opts.quick ? QUICK_TYPES : ALL_TYPES).filter((t) => t.kind === 'int');
+  const timing = opts.quick ? opts.timing : { warmupMs: 8000, reps: 20, budgetMs: 20000 };
+  const device = await createWasmDevice({ threads: 1 });
+  try {
+    if (!device.relaxedSimd) {
+      console.log('  [skip] LLM GEMV by format, relaxed SIMD: this V8 does not validate relaxed SIMD');
+      return undefined;
+    }
+    const results = await measureFormats(
+      device,
+      4096,
+      4096,
+      types,
+      timing,
+      40 * 2 ** 20,
+      GEMV_SEQUENCE,
+      'int8',
+    );
+    return {
+      title: `LLM GEMV by weight format, WASM relaxed SIMD, int8 path, 1 thread, 1x4096 by 4096x4096, group 128, f16 scales${opts.quick ? ' (quick)' : ''}`,
+      markdown: formatTable(results, []),
+    };
+  } finally {
+    device.destroy();
+  }
+}
+
+/**
  * WebGPU (SwiftShader here: relative figures only) at a modest shape, one matrix, no rotation.
  * SwiftShader took 0.5-3 s per call at 1024x4096 on the loaded 2-core machine, so 512x2048, one
  * warm-up call per variant (measure's first round) and 11 rounds (5 left the n/(n+1) ratios within
@@ -461,6 +497,11 @@ export async function benchLlm(opts: BenchOptions): Promise<BenchResult> {
       console.log(`  ${r.impl} x${r.threads}: ${fmtMs(r.median)} ms per matmul`);
   const tables: ExtraTable[] = [await wasmFormats(opts, rows)];
   console.log(`\n### ${tables[0]!.title}\n\n${tables[0]!.markdown}\n`);
+  const relaxed = await wasmRelaxedFormats(opts);
+  if (relaxed) {
+    tables.push(relaxed);
+    console.log(`\n### ${relaxed.title}\n\n${relaxed.markdown}\n`);
+  }
   // A WebGPU failure is reported and leaves the WASM tables standing.
   const gpu = await webgpuFormats(opts).catch((e: unknown) => {
     console.log(`  [fail] LLM GEMV on WebGPU: ${(e as Error).message.split('\n')[0]}`);

@@ -268,6 +268,44 @@ describe('sub-byte dot: weights read in place', () => {
     }
   });
 
+  it('3-bit weights that end at the last byte of memory: no chunk load reads past it', async () => {
+    // 3-bit chunks are 12 bytes read by one 16-byte load; the rows whose last chunk ends within 4
+    // bytes of the tensor's end take the element path. Here the weights end exactly where the
+    // memory does, so a load past them would trap.
+    const N = 8;
+    const K = 256;
+    const wBytes = (N * K * 3) / 8; // a whole number of 16-byte granules
+    for (const [i, w] of [dt.u3, dt.i3].entries()) {
+      const program = subbyteMatmul(i8, w, i8, i32, 1, N, 128).compile().program;
+      const artifact = compileWasm(program);
+      const a = randomTensor(i8, [1, K], 31 + i);
+      const wt = randomTensor(w, [N, K], 32 + i);
+      const cc = randomTensor(i32, [1, N], 33 + i);
+      const want = Tensor.zeros(i32, [1, N]);
+      interpret(program, { a: a.clone(), w: wt.clone(), c: cc.clone(), y: want });
+      const device = await createWasmDevice({ threads: 1 });
+      try {
+        const args = { a: device.upload(a), c: device.upload(cc), y: device.tensor(i32, [1, N]) };
+        // A first launch sizes the launch regions; then the weights' old block is refilled and the
+        // free tail filled up to the weights' size, so the new copy ends where the memory does.
+        const first = device.upload(wt);
+        await device.launch(artifact, { ...args, w: first });
+        first.destroy();
+        device.tensor(dt.u8, [wBytes]);
+        device.tensor(dt.u8, [device.memoryStats().largestFree - wBytes]);
+        const wd = device.upload(wt);
+        const { capacity } = device.memoryStats();
+        expect(wd.address + wd.byteLength, 'the weights end at the memory end').toBe(capacity);
+        new Int32Array(device.memory.buffer, args.y.address, N).fill(0x7eadbeef); // poison
+        await device.launch(artifact, { ...args, w: wd });
+        expect(device.memoryStats().capacity, 'the launch grew no memory').toBe(capacity);
+        expect((await device.read(args.y)).patterns(), w.name).toEqual(want.patterns());
+      } finally {
+        device.destroy();
+      }
+    }
+  });
+
   it('takes the in-place path for every int width up to 8 bits, when the activations fit', () => {
     const count = (a: DType, w: DType, t: DType) =>
       subbyteDotCount(subbyteMatmul(a, w, t, i32, 1, 8, 64).compile().program);

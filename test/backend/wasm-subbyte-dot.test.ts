@@ -3,9 +3,10 @@
 // isolated by masks, dot-fields.ts, into i32x4.dot_i16x8_s). Integer results must equal the
 // interpreter's bit for bit. Random operands over every bit pattern, K not a multiple of the chunk
 // (tails), K that makes rows start mid-byte or mid-group (the element path), the last rows' chunks
-// ending near the tensor's end (the overread guard: 3-bit loads read 4 bytes past their chunk), N and K leaving edge tiles
-// (weight rows past N, columns past K), M = 1, 2 and 5 (the lowering's 4-row, 2-row and 4+1-row
-// blocks), long Ks that need the scaled sums shifted down, a narrow accumulator; acc += dot(x, wT)
+// ending near the tensor's end and at the memory's end (the overread guard: 3-bit loads read 4
+// bytes past their chunk), N and K leaving edge tiles (weight rows past N, columns past K), M = 1,
+// 2 and 5 (the lowering's 4-row, 2-row and 4+1-row blocks), long Ks that need the scaled sums
+// shifted down, a narrow accumulator; acc += dot(x, wT)
 // (a skipped zeros accumulator) with the whole-tile check passing on one tile and failing on the
 // next, activations read in place at column offsets and loaded into scratch on edge tiles; the
 // largest K whose scaled sums are reduced before their one shift, at values that overflow one chunk

@@ -48,7 +48,8 @@
 // The loads of 5, 6 and 7 bits sit at 4-byte-aligned offsets inside the chunk (at its start and
 // ending at its end, or at 12 for 7 bits), each with its own swizzle: loads starting on the second
 // pair of groups, at 2 mod 4 for 5 and 7 bits, shared one swizzle but ran 1.2x slower. None of
-// their loads reads past its chunk. Planes are gathers of the chunk's 32 activations, lane scaled by 2^(8 - o).
+// their loads reads past its chunk. Planes are gathers of the chunk's 32 activations, lane scaled
+// by 2^(8 - o).
 // - 5 bits also has a period (FieldPeriod) of 4 chunks, 80 bytes: each half chunk (two groups, one
 //   load) is loaded at a 16-byte-aligned offset of the period where one holds it (halves 0, 2, 5,
 //   7), else where the plain layout loads it, each with the swizzle for its place (4 swizzles).

@@ -24,7 +24,7 @@ import {
   uploadQuantizedMatrix,
 } from '../../llm/matmul.js';
 import type { QuantFormat, QuantizedMatrix } from '../../llm/quantized-matrix.js';
-import { createWasmDevice, type WasmDevice, WebGpuDevice } from '../../runtime/index.js';
+import { type WasmDevice, WebGpuDevice } from '../../runtime/index.js';
 import {
   type BenchOptions,
   type BenchResult,
@@ -440,29 +440,20 @@ async function wasmFormats(opts: BenchOptions, peerRows: readonly Row[]): Promis
 async function wasmRelaxedFormats(opts: BenchOptions): Promise<ExtraTable | undefined> {
   const types = (opts.quick ? QUICK_TYPES : ALL_TYPES).filter((t) => t.kind === 'int');
   const timing = opts.quick ? opts.timing : { warmupMs: 8000, reps: 20, budgetMs: 20000 };
-  const device = await createWasmDevice({ threads: 1 });
-  try {
-    if (!device.relaxedSimd) {
-      console.log('  [skip] LLM GEMV by format, relaxed SIMD: this V8 does not validate relaxed SIMD');
-      return undefined;
-    }
-    const results = await measureFormats(
-      device,
-      4096,
-      4096,
-      types,
-      timing,
-      40 * 2 ** 20,
-      GEMV_SEQUENCE,
-      'int8',
-    );
-    return {
-      title: `LLM GEMV by weight format, WASM relaxed SIMD, int8 path, 1 thread, 1x4096 by 4096x4096, group 128, f16 scales${opts.quick ? ' (quick)' : ''}`,
-      markdown: formatTable(results, []),
-    };
-  } finally {
-    device.destroy();
+  // No baseline devices: withRelaxedDevices adds the relaxed one only where V8 validates it.
+  const results = await withRelaxedDevices([], async ([relaxed]) =>
+    relaxed
+      ? measureFormats(relaxed.device, 4096, 4096, types, timing, 40 * 2 ** 20, GEMV_SEQUENCE, 'int8')
+      : undefined,
+  );
+  if (!results) {
+    console.log('  [skip] LLM GEMV by format, relaxed SIMD: this V8 does not validate relaxed SIMD');
+    return undefined;
   }
+  return {
+    title: `LLM GEMV by weight format, WASM relaxed SIMD, int8 path, 1 thread, 1x4096 by 4096x4096, group 128, f16 scales${opts.quick ? ' (quick)' : ''}`,
+    markdown: formatTable(results, []),
+  };
 }
 
 /**

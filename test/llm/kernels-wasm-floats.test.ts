@@ -1,6 +1,6 @@
 // quantizedMatmul on the WASM device: small-float weights (float path) over the full group x M
-// matrix; the int8-activation path for every weight type that has an integer form; split-K; and
-// the errors for bad input. Shapes leave edge tiles in K and N (docs/llm.md, "Tests").
+// matrix (kernels-matrix.ts); int8-path cases beyond that matrix (kernels-wasm-int8.test.ts has
+// it); split-K; and the errors for bad input. Shapes leave edge tiles in K and N (docs/llm.md, "Tests").
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as dt from '../../dsl/dtype.js';
 import { type DType, f4e2m1, f16, f32, Tensor } from '../../dsl/index.js';
@@ -9,12 +9,10 @@ import type { QuantFormat } from '../../llm/quantized-matrix.js';
 import { createWasmDevice, type WasmDevice } from '../../runtime/index.js';
 import { checkMatmul } from './kernels-check.js';
 import { randomActivations, randomQuantizedMatrix } from './kernels-fixtures.js';
+import { describeMatrix, FLOAT_WEIGHTS, MATRIX_K, MATRIX_N } from './kernels-matrix.js';
 
-const K = 203;
-const N = 70;
-const GROUPS = [32, 64, 128, K];
-const MS = [1, 3, 8, 33];
-const FLOATS: DType[] = [dt.f4e2m1, dt.f5e2m2, dt.f6e3m2, dt.f6e2m3, dt.f8e4m3, dt.f8e5m2];
+const K = MATRIX_K;
+const N = MATRIX_N;
 
 let device: WasmDevice;
 beforeAll(async () => {
@@ -26,43 +24,16 @@ function format(weight: DType, group: number, seed: number): QuantFormat {
   return { weight: weight as QuantFormat['weight'], group, scale: seed % 2 ? 'f16' : 'f32' };
 }
 
-describe('quantizedMatmul on WASM, small-float weights, float path', () => {
-  FLOATS.forEach((weight, wi) => {
-    it(`${weight.name}: groups 32, 64, 128, per channel x M 1, 3, 8, 33`, async () => {
-      for (const [gi, group] of GROUPS.entries()) {
-        const seed = 5000 + 100 * wi + gi;
-        const qm = randomQuantizedMatrix(format(weight, group, seed), N, K, seed);
-        for (const m of MS) {
-          const x = randomActivations(seed % 3 ? f32 : f16, m, K, seed * 7 + m);
-          const r = await checkMatmul(device, x, qm, {}, `${weight.name}/g${group}/M${m}`);
-          expect(r.worst).toBeLessThanOrEqual(1);
-        }
-      }
-    });
-  });
-});
+describeMatrix(
+  'quantizedMatmul on WASM, small-float weights, float path',
+  () => createWasmDevice({ threads: 2 }),
+  FLOAT_WEIGHTS,
+  'float',
+  5000,
+);
 
+// The int8 path of every type with an integer form: kernels-wasm-int8.test.ts.
 describe('quantizedMatmul on WASM, int8 activations', () => {
-  const types: DType[] = [
-    ...[dt.i1, dt.i2, dt.i3, dt.i4, dt.i5, dt.i6, dt.i7, dt.i8],
-    ...[dt.u1, dt.u2, dt.u3, dt.u4, dt.u5, dt.u6, dt.u7, dt.u8],
-    ...[dt.f4e2m1, dt.f5e2m2, dt.f6e2m3, dt.f6e3m2],
-  ];
-  it('every weight type with an integer form (one group size each, rotating) x M 1 and 33', async () => {
-    for (const [i, weight] of types.entries()) {
-      const group = GROUPS[i % GROUPS.length]!;
-      const unsigned = weight.kind === 'int' && !weight.signed;
-      const fmt = {
-        ...format(weight, group, i),
-        ...(unsigned && i % 3 === 0 ? { offset: 'min' as const } : {}),
-      };
-      const qm = randomQuantizedMatrix(fmt, N, K, 7000 + i);
-      for (const m of [1, 33]) {
-        const x = randomActivations(i % 2 ? f32 : f16, m, K, 7100 + i + m);
-        await checkMatmul(device, x, qm, { path: 'int8' }, `int8 ${weight.name}/g${group}/M${m}`);
-      }
-    }
-  });
   it('5-bit weights in whole QB = 128 steps (the dot runs periods of 4 chunks) and a K edge', async () => {
     // K = 328: two 128-wide steps of 4 chunks each (one period of the 5-bit field layout), then 72
     // (2 chunks and an 8-weight tail); rows 205 bytes apart, so the period's loads sit off 16-byte

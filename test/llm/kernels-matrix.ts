@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as dt from '../../dsl/dtype.js';
 import { type DType, f16, f32 } from '../../dsl/index.js';
+import { integerWeights } from '../../llm/kernels/spec.js';
 import type { LlmDevice, MatmulPath } from '../../llm/matmul.js';
 import type { QuantFormat } from '../../llm/quantized-matrix.js';
 import { checkMatmul } from './kernels-check.js';
@@ -28,6 +29,10 @@ export const FLOAT_WEIGHTS: readonly DType[] = [
   dt.f8e4m3,
   dt.f8e5m2,
 ];
+/** The other small floats of at most 8 bits (any fEeMm the issue allows beyond the six above). */
+export const OTHER_FLOAT_WEIGHTS: readonly DType[] = dt.ALL_DTYPES.filter(
+  (t) => t.kind === 'float' && t.bits <= 8 && !FLOAT_WEIGHTS.includes(t),
+);
 /** Every weight type with an integer form, so an int8 path (llm/kernels/spec.ts integerWeights). */
 export const INT8_WEIGHTS: readonly DType[] = [...INT_WEIGHTS, dt.f4e2m1, dt.f5e2m2, dt.f6e2m3, dt.f6e3m2];
 
@@ -57,6 +62,33 @@ export async function checkFormatMatrix(
       const x = randomActivations((s + m) % 3 ? f32 : f16, m, MATRIX_K, s * 7 + m);
       const label = `${path} ${weight.name}/g${group}${format.offset ? '/min' : ''}/M${m}`;
       const r = await checkMatmul(device, x, qm, { path }, label);
+      expect(r.worst).toBeLessThanOrEqual(1);
+    }
+  }
+}
+
+/**
+ * One cell for a format outside the matrix: group 64, M in `ms`, the float path and (where the
+ * format has an integer form) the int8 path.
+ */
+export async function checkFormatCell(
+  device: LlmDevice,
+  weight: DType,
+  ms: readonly number[],
+  seed: number,
+): Promise<void> {
+  const format: QuantFormat = {
+    weight: weight as QuantFormat['weight'],
+    group: 64,
+    scale: seed % 2 ? 'f16' : 'f32',
+  };
+  const qm = randomQuantizedMatrix(format, MATRIX_N, MATRIX_K, seed);
+  const spec = { weight, scale: f16, act: f32, group: format.group };
+  const paths: MatmulPath[] = integerWeights(spec) ? ['float', 'int8'] : ['float'];
+  for (const m of ms) {
+    const x = randomActivations((seed + m) % 3 ? f32 : f16, m, MATRIX_K, seed * 7 + m);
+    for (const path of paths) {
+      const r = await checkMatmul(device, x, qm, { path }, `${path} ${weight.name}/g64/M${m}`);
       expect(r.worst).toBeLessThanOrEqual(1);
     }
   }

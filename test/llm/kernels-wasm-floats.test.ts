@@ -9,7 +9,14 @@ import type { QuantFormat } from '../../llm/quantized-matrix.js';
 import { createWasmDevice, type WasmDevice } from '../../runtime/index.js';
 import { checkMatmul } from './kernels-check.js';
 import { randomActivations, randomQuantizedMatrix } from './kernels-fixtures.js';
-import { describeMatrix, FLOAT_WEIGHTS, MATRIX_K, MATRIX_N } from './kernels-matrix.js';
+import {
+  checkFormatCell,
+  describeMatrix,
+  FLOAT_WEIGHTS,
+  MATRIX_K,
+  MATRIX_N,
+  OTHER_FLOAT_WEIGHTS,
+} from './kernels-matrix.js';
 
 const K = MATRIX_K;
 const N = MATRIX_N;
@@ -31,6 +38,13 @@ describeMatrix(
   'float',
   5000,
 );
+
+describe('quantizedMatmul on WASM, any other small float', () => {
+  OTHER_FLOAT_WEIGHTS.forEach((weight, i) => {
+    it(`${weight.name}: group 64 x M 1, 3, both paths where it has an integer form`, () =>
+      checkFormatCell(device, weight, [1, 3], 6000 + i));
+  });
+});
 
 // The int8 path of every type with an integer form: kernels-wasm-int8.test.ts.
 describe('quantizedMatmul on WASM, int8 activations', () => {

@@ -3,8 +3,9 @@
 // matrix.ts), against the float64 reference. SwiftShader compiles each kernel variant in 1-2 s, so
 // the WebGPU matrix is split over four files, which vitest runs side by side where it has more than
 // one worker (docs/llm.md, "Tests").
-import { createDevice } from '../../runtime/index.js';
-import { describeMatrix, FLOAT_WEIGHTS } from './kernels-matrix.js';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { createDevice, type WebGpuDevice } from '../../runtime/index.js';
+import { checkFormatCell, describeMatrix, FLOAT_WEIGHTS, OTHER_FLOAT_WEIGHTS } from './kernels-matrix.js';
 
 describeMatrix(
   'quantizedMatmul on WebGPU, small-float weights, float path',
@@ -14,3 +15,15 @@ describeMatrix(
   13000,
   300_000,
 );
+
+describe('quantizedMatmul on WebGPU, any other small float', () => {
+  let device: WebGpuDevice;
+  beforeAll(async () => {
+    device = await createDevice();
+  });
+  afterAll(() => device?.destroy());
+  OTHER_FLOAT_WEIGHTS.forEach((weight, i) => {
+    it(`${weight.name}: group 64 x M 1, both paths where it has an integer form`, () =>
+      checkFormatCell(device, weight, [1], 16000 + i));
+  });
+});

@@ -1,6 +1,7 @@
 // The quantizer, dequantizer and format validation of llm/ (docs/llm-formats.md, "Quantizer").
 import { describe, expect, it } from 'vitest';
 import {
+  ALL_DTYPES,
   bool,
   decode,
   dtypeByName,
@@ -36,6 +37,10 @@ function dt(name: string): QuantWeightDType {
 
 const INT_TYPES = [1, 2, 3, 4, 5, 6, 7, 8].flatMap((b) => [dt(`i${b}`), dt(`u${b}`)]) as IntDType[];
 const FLOAT_TYPES = ['f4e2m1', 'f5e2m2', 'f6e3m2', 'f6e2m3', 'f8e4m3', 'f8e5m2'].map(dt) as FloatDType[];
+/** Every other small float of at most 8 bits (any fEeMm is a weight type): one group size each. */
+const OTHER_FLOAT_TYPES = ALL_DTYPES.filter(
+  (d): d is FloatDType => d.kind === 'float' && d.bits <= 8 && !FLOAT_TYPES.includes(d as FloatDType),
+);
 const N = 3;
 const K = 200; // not a multiple of any group size below: every row ends in a partial group
 const GROUPS = [32, 64, 128, K];
@@ -137,6 +142,9 @@ describe('quantize / dequantize: every weight type x group size', () => {
   }
   for (const b of [1, 2, 3, 4, 8])
     formats.push({ weight: dt(`u${b}`), group: 32, scale: 'f16', offset: 'min' });
+  OTHER_FLOAT_TYPES.forEach((weight, i) => {
+    formats.push({ weight, group: GROUPS[i % GROUPS.length]!, scale: i % 2 ? 'f16' : 'f32' });
+  });
 
   it.each(formats.map((f) => [formatName(f), f] as const))('%s', (_, format) => {
     const w = randomWeights(formatName(format).length * 7919 + format.group, N, K);

@@ -486,6 +486,16 @@ export function emitStoreGlobal(g: Gen, s: StoreGlobal): Ref[] {
           ),
         ];
       });
+      if (mask === undefined && d.bits < 8 && (n * d.bits) % 32 === 0) {
+        // A whole row inside the tensor that starts on a word: its words hold its elements only, so
+        // they are packed in registers and stored plainly (no compare-and-swap per element).
+        const start = () => I.add(w.rowBase(), off());
+        const aligned = I.eqz(I.and(I.mul(I.and(start(), I.const(31)), I.const(d.bits)), I.const(31)));
+        const packed = packedRow(g, d, n, info.base, start, src, w.row);
+        return [
+          m.if(I.and(rowInside(g, w, off, dim, n), aligned), m.block(null, packed), m.block(null, lanes)),
+        ];
+      }
       if (mask !== undefined || n < 4 || d.bits !== 32) return lanes;
       // A whole row inside the tensor: 4 elements per v128 (f32 NaN made canonical, as encode does).
       const to = f.local(i32);
@@ -520,6 +530,56 @@ export function emitStoreGlobal(g: Gen, s: StoreGlobal): Ref[] {
     }),
   );
   return out;
+}
+
+/**
+ * Stores `n` register values (scratch elements from `row`) of a sub-byte dtype as the packed bits of
+ * the tensor's elements from `start`, which begins a 32-bit word: units of the fewest elements that
+ * fill whole words (32 / bits for 1, 2, 4 bits: one word; 16 for 6 bits: 3 words; 32 for 3, 5, 7
+ * bits: `bits` words, some elements straddling two), each word assembled in a register and written
+ * with one i32.store.
+ */
+function packedRow(g: Gen, d: DType, n: number, base: number, start: Val, src: number, row: Val): Ref[] {
+  const { f, m } = g;
+  const I = m.i32;
+  const k = d.bits;
+  // The fewest elements that fill whole words: 32 / gcd(bits, 32).
+  const unit = 32 / (k & -k);
+  if (n % unit !== 0) throw new Error(`internal: packedRow of ${n} ${d.name} elements, not whole words`);
+  const words = (unit * k) / 32;
+  const to = f.local(i32);
+  const from = f.local(i32);
+  const patterns = Array.from({ length: unit }, () => f.local(i32));
+  // `src` is the tile's byte offset in scratch, a constant offset of the load.
+  const read = (j: number) => (reg(d) === 'f32' ? m.f32.load : I.load)(src + 4 * j, 4, f.get(from));
+  const word = (wi: number): Ref => {
+    let v: Ref | undefined;
+    for (let j = 0; j < unit; j++) {
+      const lo = j * k - 32 * wi;
+      if (lo >= 32 || lo + k <= 0) continue;
+      const part =
+        lo >= 0 ? I.shl(f.get(patterns[j]), I.const(lo)) : I.shr_u(f.get(patterns[j]), I.const(-lo));
+      v = v === undefined ? part : I.or(v, part);
+    }
+    return v as Ref;
+  };
+  // (start * k) / 8 without forming start * k, which may pass 2^31 for large tensors.
+  const byteOffset = I.add(
+    I.mul(I.shr_u(start(), I.const(5)), I.const(4 * k)),
+    I.shr_u(I.mul(I.and(start(), I.const(31)), I.const(k)), I.const(3)),
+  );
+  return [
+    f.set(to, I.add(f.get(base), byteOffset)),
+    f.set(from, I.add(f.get(g.scratch), I.shl(row(), I.const(2)))),
+    ...f.repeat(
+      n / unit,
+      () => [
+        ...patterns.map((p, j) => f.set(p, encode(g.mod, d, read(j)))),
+        ...Array.from({ length: words }, (_, wi) => I.store(4 * wi, 4, f.get(to), word(wi))),
+      ],
+      () => [...f.bump(to, 4 * words), ...f.bump(from, 4 * unit)],
+    ),
+  ];
 }
 
 /** Element offset of a region of a shared tile: sum of offsets times the shared tile's strides. */

@@ -1,0 +1,111 @@
+// Stores of sub-byte tiles whose rows start on a 32-bit word (dsl/backend/wasm/memory.ts,
+// packedRow): such a row's words hold its elements only, so they are packed in registers and
+// written with plain i32 stores; other rows update element by element with compare-and-swap. Each
+// block computes a [2, 64] tile (negated: wrapping for ints, logically for bool), so it lies at a
+// non-zero scratch offset, and stores it twice: into rows of 64 elements, where every row starts
+// on a word, and at column 3 of rows of 70, where a row starts on a word only for some widths and
+// rows, and the last block's tile runs past the tensor; and reshaped to [8, 16] into rows of 16,
+// whole words at 2, 4 and 6 bits (16 elements make 3 words of 6 bits). Neighbouring blocks write
+// neighbouring words (2 threads). Outputs start as random patterns and must equal the interpreter's bit for bit.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileWasm } from '../../dsl/backend/wasm/index.js';
+import type { DType } from '../../dsl/dtype.js';
+import * as dt from '../../dsl/dtype.js';
+import { global, kernel } from '../../dsl/index.js';
+import { interpret } from '../../dsl/interp/interpret.js';
+import { Tensor } from '../../dsl/tensor.js';
+import { createWasmDevice, type WasmDevice } from '../../runtime/index.js';
+import { randomInt, rng } from '../helpers/random.js';
+
+const BLOCKS = 9;
+const devices: WasmDevice[] = [];
+
+beforeAll(async () => {
+  devices.push(await createWasmDevice({ threads: 1 }), await createWasmDevice({ threads: 2 }));
+});
+
+afterAll(() => {
+  for (const d of devices) d.destroy();
+});
+
+function stores(d: DType) {
+  const params = {
+    x: global(d, ['R', 64]),
+    y: global(d, ['R', 64], 'write'),
+    z: global(d, ['R', 70], 'write'),
+    v: global(d, ['V', 16], 'write'),
+  };
+  // bool tiles are negated with `!`, the rest with `-`.
+  if (d.kind === 'bool') {
+    return kernel({ name: 'packed_store_bool', params })`
+      grid(cdiv(R, 2));
+      threads(32);
+      const u = !load(x, [2 * blockIdx.x, 0], [2, 64]);
+      store(y, [2 * blockIdx.x, 0], u);
+      store(z, [2 * blockIdx.x, 3], u);
+      store(v, [8 * blockIdx.x, 0], u.reshape(8, 16));
+    `;
+  }
+  return kernel({ name: `packed_store_${d.name}`, params })`
+    grid(cdiv(R, 2));
+    threads(32);
+    const u = -load(x, [2 * blockIdx.x, 0], [2, 64]);
+    store(y, [2 * blockIdx.x, 0], u);
+    store(z, [2 * blockIdx.x, 3], u);
+    store(v, [8 * blockIdx.x, 0], u.reshape(8, 16));
+  `;
+}
+
+function random(d: DType, shape: number[], seed: number): Tensor {
+  const r = rng(seed);
+  const t = Tensor.zeros(d, shape);
+  for (let i = 0; i < t.size; i++) t.setPattern(i, randomInt(r, 0, 2 ** d.bits - 1));
+  return t;
+}
+
+const WIDTHS: DType[] = [
+  dt.bool,
+  dt.u1,
+  dt.i2,
+  dt.u3,
+  dt.i4,
+  dt.u4,
+  dt.i5,
+  dt.u6,
+  dt.i7,
+  dt.f4e2m1,
+  dt.f6e3m2,
+];
+
+describe('sub-byte rows stored as whole words', () => {
+  it.each(WIDTHS.map((d) => [d.name, d] as const))('%s', async (_, d) => {
+    // 2 * BLOCKS - 1 rows: the last block's second row lies outside both outputs.
+    const R = 2 * BLOCKS - 1;
+    const program = stores(d).compile().program;
+    const x = random(d, [R, 64], 90 + d.bits);
+    const y0 = random(d, [R, 64], 91 + d.bits);
+    const z0 = random(d, [R, 70], 92 + d.bits);
+    const v0 = random(d, [4 * R, 16], 93 + d.bits);
+    const want = { x: x.clone(), y: y0.clone(), z: z0.clone(), v: v0.clone() };
+    interpret(program, want);
+    const artifact = compileWasm(program);
+    for (const device of devices) {
+      const args = {
+        x: device.upload(x),
+        y: device.upload(y0),
+        z: device.upload(z0),
+        v: device.upload(v0),
+      };
+      await device.launch(artifact, args);
+      for (const name of ['y', 'z', 'v'] as const) {
+        const got = (await device.read(args[name])).patterns();
+        const exp = want[name].patterns();
+        const bad: string[] = [];
+        for (let i = 0; i < exp.length && bad.length < 5; i++)
+          if (got[i] !== exp[i]) bad.push(`[${i}] got ${got[i]} want ${exp[i]}`);
+        expect(bad, `${d.name} ${name}, ${device.threads} thread(s)`).toEqual([]);
+      }
+      for (const t of Object.values(args)) t.destroy();
+    }
+  });
+});

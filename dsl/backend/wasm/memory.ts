@@ -419,6 +419,16 @@ export function emitLoadGlobal(g: Gen, s: LoadGlobal): Ref[] {
       );
       return [storeReg(I.add(w.row(), j()), value)];
     });
+    if (mask === undefined && d.bits < 8 && (n * d.bits) % 32 === 0) {
+      // A whole row inside the tensor that starts on a word: read word by word, each element
+      // shifted out at a constant position (no per-element address, bounds or byte loads).
+      const start = () => I.add(w.rowBase(), off());
+      const aligned = I.eqz(I.and(I.mul(I.and(start(), I.const(31)), I.const(d.bits)), I.const(31)));
+      const packed = unpackedRow(g, d, n, info.base, start, dst, w.row);
+      return [
+        m.if(I.and(rowInside(g, w, off, dim, n), aligned), m.block(null, packed), m.block(null, lanes)),
+      ];
+    }
     const vec = mask === undefined && n >= 4 && canVectorLoad(d);
     if (!vec) return lanes;
     // A whole row inside the tensor: 4 elements per v128.
@@ -533,6 +543,55 @@ export function emitStoreGlobal(g: Gen, s: StoreGlobal): Ref[] {
 }
 
 /**
+ * Loads `n` elements of a sub-byte dtype from the tensor's elements at `start`, which begins a 32-bit
+ * word, into scratch registers from `row`: per unit of whole words (packedRow's), the words are read
+ * once and each element's bits taken at its constant position (from two words where it straddles).
+ */
+function unpackedRow(g: Gen, d: DType, n: number, base: number, start: Val, dst: number, row: Val): Ref[] {
+  const { f, m } = g;
+  const I = m.i32;
+  const k = d.bits;
+  const unit = 32 / (k & -k);
+  if (n % unit !== 0) throw new Error(`internal: unpackedRow of ${n} ${d.name} elements, not whole words`);
+  const words = (unit * k) / 32;
+  const from = f.local(i32);
+  const to = f.local(i32);
+  const w = Array.from({ length: words }, () => f.local(i32));
+  const write = (j: number, value: Ref) =>
+    (reg(d) === 'f32' ? m.f32.store : I.store)(dst + 4 * j, 4, f.get(to), value);
+  const pattern = (j: number): Ref => {
+    const bit = j * k;
+    const wi = bit >> 5;
+    const lo = bit & 31;
+    const first = lo === 0 ? f.get(w[wi]) : I.shr_u(f.get(w[wi]), I.const(lo));
+    const bits = lo + k > 32 ? I.or(first, I.shl(f.get(w[wi + 1]), I.const(32 - lo))) : first;
+    return lo + k === 32 ? bits : I.and(bits, I.const(2 ** k - 1));
+  };
+  return [
+    f.set(from, I.add(f.get(base), startByte(g, start, k))),
+    f.set(to, I.add(f.get(g.scratch), I.shl(row(), I.const(2)))),
+    ...f.repeat(
+      n / unit,
+      () => [
+        ...w.map((local, wi) => f.set(local, I.load(4 * wi, 4, f.get(from)))),
+        ...Array.from({ length: unit }, (_, j) => write(j, decode(g.mod, d, pattern(j)))),
+      ],
+      () => [...f.bump(from, 4 * words), ...f.bump(to, 4 * unit)],
+    ),
+  ];
+}
+
+/** The byte offset of element `start` of a `k`-bit array, `start` on a word: (start * k) / 8. */
+function startByte(g: Gen, start: Val, k: number): Ref {
+  const I = g.m.i32;
+  // Without forming start * k, which may pass 2^31 for large tensors.
+  return I.add(
+    I.mul(I.shr_u(start(), I.const(5)), I.const(4 * k)),
+    I.shr_u(I.mul(I.and(start(), I.const(31)), I.const(k)), I.const(3)),
+  );
+}
+
+/**
  * Stores `n` register values (scratch elements from `row`) of a sub-byte dtype as the packed bits of
  * the tensor's elements from `start`, which begins a 32-bit word: units of the fewest elements that
  * fill whole words (32 / bits for 1, 2, 4 bits: one word; 16 for 6 bits: 3 words; 32 for 3, 5, 7
@@ -563,13 +622,8 @@ function packedRow(g: Gen, d: DType, n: number, base: number, start: Val, src: n
     }
     return v as Ref;
   };
-  // (start * k) / 8 without forming start * k, which may pass 2^31 for large tensors.
-  const byteOffset = I.add(
-    I.mul(I.shr_u(start(), I.const(5)), I.const(4 * k)),
-    I.shr_u(I.mul(I.and(start(), I.const(31)), I.const(k)), I.const(3)),
-  );
   return [
-    f.set(to, I.add(f.get(base), byteOffset)),
+    f.set(to, I.add(f.get(base), startByte(g, start, k))),
     f.set(from, I.add(f.get(g.scratch), I.shl(row(), I.const(2)))),
     ...f.repeat(
       n / unit,

@@ -1,12 +1,14 @@
-// Stores of sub-byte tiles whose rows start on a 32-bit word (dsl/backend/wasm/memory.ts,
-// packedRow): such a row's words hold its elements only, so they are packed in registers and
-// written with plain i32 stores; other rows update element by element with compare-and-swap. Each
-// block computes a [2, 64] tile (negated: wrapping for ints, logically for bool), so it lies at a
-// non-zero scratch offset, and stores it twice: into rows of 64 elements, where every row starts
-// on a word, and at column 3 of rows of 70, where a row starts on a word only for some widths and
-// rows, and the last block's tile runs past the tensor; and reshaped to [8, 16] into rows of 16,
-// whole words at 2, 4 and 6 bits (16 elements make 3 words of 6 bits). Neighbouring blocks write
-// neighbouring words (2 threads). Outputs start as random patterns and must equal the interpreter's bit for bit.
+// Loads and stores of sub-byte rows that start on a 32-bit word (dsl/backend/wasm/memory.ts,
+// unpackedRow and packedRow): such a row is read word by word, and its words hold its elements
+// only, so they are packed in registers and written with plain i32 stores; other rows go element by
+// element (stores by compare-and-swap). Each block loads a [2, 64] tile at column blockIdx.x % 4 of
+// rows of 67 (so some rows start on a word and some do not), stores it as it is, and stores its
+// negation (wrapping for ints, logical for bool; a value at a non-zero scratch offset) three ways:
+// into rows of 64, which all start on words; at column 3 of rows of 70, on a word only for some
+// widths and rows; and reshaped to [8, 16] into rows of 16, whole words at 2, 4 and 6 bits (16
+// elements make 3 words of 6 bits). The last block's second row lies outside every tensor.
+// Neighbouring blocks write neighbouring words (2 threads). Outputs start as random patterns and
+// must equal the interpreter's bit for bit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileWasm } from '../../dsl/backend/wasm/index.js';
 import type { DType } from '../../dsl/dtype.js';
@@ -30,7 +32,8 @@ afterAll(() => {
 
 function stores(d: DType) {
   const params = {
-    x: global(d, ['R', 64]),
+    x: global(d, ['R', 67]),
+    c: global(d, ['R', 64], 'write'),
     y: global(d, ['R', 64], 'write'),
     z: global(d, ['R', 70], 'write'),
     v: global(d, ['V', 16], 'write'),
@@ -40,7 +43,9 @@ function stores(d: DType) {
     return kernel({ name: 'packed_store_bool', params })`
       grid(cdiv(R, 2));
       threads(32);
-      const u = !load(x, [2 * blockIdx.x, 0], [2, 64]);
+      const t = load(x, [2 * blockIdx.x, blockIdx.x % 4], [2, 64]);
+      store(c, [2 * blockIdx.x, 0], t);
+      const u = !t;
       store(y, [2 * blockIdx.x, 0], u);
       store(z, [2 * blockIdx.x, 3], u);
       store(v, [8 * blockIdx.x, 0], u.reshape(8, 16));
@@ -49,7 +54,9 @@ function stores(d: DType) {
   return kernel({ name: `packed_store_${d.name}`, params })`
     grid(cdiv(R, 2));
     threads(32);
-    const u = -load(x, [2 * blockIdx.x, 0], [2, 64]);
+    const t = load(x, [2 * blockIdx.x, blockIdx.x % 4], [2, 64]);
+    store(c, [2 * blockIdx.x, 0], t);
+    const u = -t;
     store(y, [2 * blockIdx.x, 0], u);
     store(z, [2 * blockIdx.x, 3], u);
     store(v, [8 * blockIdx.x, 0], u.reshape(8, 16));
@@ -77,27 +84,29 @@ const WIDTHS: DType[] = [
   dt.f6e3m2,
 ];
 
-describe('sub-byte rows stored as whole words', () => {
+describe('sub-byte rows loaded and stored as whole words', () => {
   it.each(WIDTHS.map((d) => [d.name, d] as const))('%s', async (_, d) => {
-    // 2 * BLOCKS - 1 rows: the last block's second row lies outside both outputs.
+    // 2 * BLOCKS - 1 rows: the last block's second row lies outside every tensor.
     const R = 2 * BLOCKS - 1;
     const program = stores(d).compile().program;
-    const x = random(d, [R, 64], 90 + d.bits);
+    const x = random(d, [R, 67], 90 + d.bits);
+    const c0 = random(d, [R, 64], 89 + d.bits);
     const y0 = random(d, [R, 64], 91 + d.bits);
     const z0 = random(d, [R, 70], 92 + d.bits);
     const v0 = random(d, [4 * R, 16], 93 + d.bits);
-    const want = { x: x.clone(), y: y0.clone(), z: z0.clone(), v: v0.clone() };
+    const want = { x: x.clone(), c: c0.clone(), y: y0.clone(), z: z0.clone(), v: v0.clone() };
     interpret(program, want);
     const artifact = compileWasm(program);
     for (const device of devices) {
       const args = {
         x: device.upload(x),
+        c: device.upload(c0),
         y: device.upload(y0),
         z: device.upload(z0),
         v: device.upload(v0),
       };
       await device.launch(artifact, args);
-      for (const name of ['y', 'z', 'v'] as const) {
+      for (const name of ['c', 'y', 'z', 'v'] as const) {
         const got = (await device.read(args[name])).patterns();
         const exp = want[name].patterns();
         const bad: string[] = [];

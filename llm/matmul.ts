@@ -14,7 +14,7 @@ import { quantizeActKernel } from './kernels/quantize-act.js';
 import { splitKReduce } from './kernels/reduce.js';
 import { intScaleShape, repackIntScalesKernel } from './kernels/repack.js';
 import { integerWeights, type KernelSpec, unsignedTwin } from './kernels/spec.js';
-import { TILE_COLS } from './kernels/weight-tiles.js';
+import { TILE_COLS, tiledShape, tileWeightsKernel } from './kernels/weight-tiles.js';
 import {
   offsetKind,
   type QuantFormat,
@@ -22,7 +22,6 @@ import {
   scaleDType,
   validateQuantizedMatrix,
 } from './quantized-matrix.js';
-import { signBiased, tileWeights } from './weight-tiles.js';
 
 export type LlmDevice = WasmDevice | WebGpuDevice;
 export type LlmTensor<D extends DType = DType> = WasmTensor<D> | GpuTensor<D>;
@@ -237,16 +236,37 @@ export function kernelSpec(format: QuantFormat, act: FloatDType, signBias = 0): 
 
 /**
  * Copies a QuantizedMatrix's tensors to a device (once; reuse the result for every call), the
- * weights in the layout the device's kernels read (weightLayout).
+ * weights in the layout the device's kernels read (weightLayout): on WASM the uploaded rows are laid
+ * out in tiles, sign-biased where signBiasOf says, by tileWeightsKernel, and then freed.
  */
-export function uploadQuantizedMatrix(device: LlmDevice, qm: QuantizedMatrix): DeviceQuantizedMatrix {
+export async function uploadQuantizedMatrix(
+  device: LlmDevice,
+  qm: QuantizedMatrix,
+): Promise<DeviceQuantizedMatrix> {
   validateQuantizedMatrix(qm, 'uploadQuantizedMatrix');
   const up = (t: Tensor) => (device as WasmDevice).upload(t) as LlmTensor;
   const layout = weightLayout(qm.format, qm.k, device.backend);
   const rows = tileRows(layout);
   const signBias = signBiasOf(qm.format.weight, device.backend);
-  const tiled = rows > 0 ? tileWeights(qm.weights, rows) : qm.weights;
-  const stored = signBias ? signBiased(tiled, unsignedTwin(qm.format.weight)) : tiled;
+  let weights = up(qm.weights);
+  if (rows > 0) {
+    const stored = signBias ? unsignedTwin(qm.format.weight) : qm.format.weight;
+    const tiles = (device as WasmDevice).tensor(stored, tiledShape(qm.n, qm.k, rows)) as LlmTensor;
+    try {
+      await launch(
+        device,
+        tileWeightsKernel(qm.format.weight, rows, signBias > 0),
+        { w: weights, wt: tiles },
+        {},
+      );
+    } catch (e) {
+      tiles.destroy();
+      throw e;
+    } finally {
+      weights.destroy();
+    }
+    weights = tiles;
+  }
   return {
     device,
     format: qm.format,
@@ -254,7 +274,7 @@ export function uploadQuantizedMatrix(device: LlmDevice, qm: QuantizedMatrix): D
     k: qm.k,
     layout,
     signBias,
-    weights: up(stored),
+    weights,
     scales: up(qm.scales),
     ...(qm.zeros ? { zeros: up(qm.zeros) } : {}),
     ...(qm.mins ? { mins: up(qm.mins) } : {}),
@@ -300,9 +320,9 @@ async function makeIntScales(
   return r;
 }
 
-// Host matrices uploaded on first use, per device; scratch tensors (split-K partials, quantized
-// activations) reused per shape.
-const uploads = new WeakMap<LlmDevice, WeakMap<QuantizedMatrix, DeviceQuantizedMatrix>>();
+// Host matrices uploaded on first use, per device (the upload's promise, so calls made before it
+// ends share it); scratch tensors (split-K partials, quantized activations) reused per shape.
+const uploads = new WeakMap<LlmDevice, WeakMap<QuantizedMatrix, Promise<DeviceQuantizedMatrix>>>();
 const scratch = new WeakMap<LlmDevice, Map<string, LlmTensor>>();
 
 function scratchTensor(device: LlmDevice, dtype: DType, shape: readonly number[], role = ''): LlmTensor {
@@ -320,7 +340,10 @@ function scratchTensor(device: LlmDevice, dtype: DType, shape: readonly number[]
   return t;
 }
 
-function onDevice(device: LlmDevice, qm: QuantizedMatrix | DeviceQuantizedMatrix): DeviceQuantizedMatrix {
+function onDevice(
+  device: LlmDevice,
+  qm: QuantizedMatrix | DeviceQuantizedMatrix,
+): DeviceQuantizedMatrix | Promise<DeviceQuantizedMatrix> {
   if ('device' in qm) {
     if (qm.device !== device) {
       throw new RangeError(
@@ -347,6 +370,8 @@ function onDevice(device: LlmDevice, qm: QuantizedMatrix | DeviceQuantizedMatrix
   if (!dqm) {
     dqm = uploadQuantizedMatrix(device, qm);
     map.set(qm, dqm);
+    // A failed upload is not cached: the next call tries again and reports its own error.
+    dqm.catch(() => map.delete(qm));
   }
   return dqm;
 }
@@ -362,7 +387,7 @@ export async function quantizedMatmul(
   qm: QuantizedMatrix | DeviceQuantizedMatrix,
   opts: MatmulOptions = {},
 ): Promise<LlmTensor> {
-  const w = onDevice(device, qm);
+  const w = await onDevice(device, qm);
   const act = x.dtype;
   if (act !== f32 && act !== f16) {
     throw new RangeError(`quantizedMatmul: x must be f32 or f16, got ${act.name}; convert it first`);

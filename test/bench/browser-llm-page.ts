@@ -228,10 +228,10 @@ export async function buildVariants(config: BrowserLlmConfig, nibble: boolean): 
     recordLaunches(d, name, built.modules);
     return d;
   };
-  const quantized = (name: string, d: WasmDevice, path: MatmulPath): PageVariant => {
+  const quantized = async (name: string, d: WasmDevice, path: MatmulPath): Promise<PageVariant> => {
     const dx = d.upload(x);
     const out = d.tensor(f32, [1, n]);
-    const dms = mats.map((m) => uploadQuantizedMatrix(d, m));
+    const dms = await Promise.all(mats.map((m) => uploadQuantizedMatrix(d, m)));
     const opts = { path, out, threads: 1 };
     let r = 0;
     return {
@@ -247,13 +247,13 @@ export async function buildVariants(config: BrowserLlmConfig, nibble: boolean): 
   };
   if (nibble) {
     const relaxed = await device('tilevm-wasm relaxed (Chromium)', true);
-    built.variants.push(quantized('tilevm-wasm relaxed (Chromium)', relaxed, 'int8'));
+    built.variants.push(await quantized('tilevm-wasm relaxed (Chromium)', relaxed, 'int8'));
   } else {
     const base = await device('tilevm-wasm (Chromium)', false);
-    built.variants.push(quantized('tilevm-wasm (Chromium)', base, 'int8'));
+    built.variants.push(await quantized('tilevm-wasm (Chromium)', base, 'int8'));
     const relaxed = await device('tilevm-wasm relaxed, no nibble dot (Chromium)', true);
-    built.variants.push(quantized('tilevm-wasm relaxed, no nibble dot (Chromium)', relaxed, 'int8'));
-    built.variants.push(quantized('tilevm-wasm float (Chromium)', base, 'float'));
+    built.variants.push(await quantized('tilevm-wasm relaxed, no nibble dot (Chromium)', relaxed, 'int8'));
+    built.variants.push(await quantized('tilevm-wasm float (Chromium)', base, 'float'));
     built.devices['tilevm-wasm float (Chromium)'] = built.devices['tilevm-wasm (Chromium)']!;
     if (config.f32Seed !== undefined) {
       // Our f32 GEMV at the same shape, rotating past `rotateBytes` of f32 weights (llm.ts).

@@ -109,7 +109,7 @@ async function nodeVariants(
     }
     const dx = d.upload(x);
     const out = d.tensor(f32, [1, n]);
-    const dms = mats.map((m) => uploadQuantizedMatrix(d, m));
+    const dms = await Promise.all(mats.map((m) => uploadQuantizedMatrix(d, m)));
     const opts = { path: 'int8' as const, out, threads: 1 };
     let r = 0;
     const call = () => quantizedMatmul(d, dx, dms[r++ % dms.length]!, opts);

@@ -71,17 +71,17 @@ async function readF32(device: LlmDevice, t: LlmTensor): Promise<Float32Array> {
  * tilevm GEMV variants on one device, rotating over `mats`. On WebGPU a call also flushes, so it
  * ends when the GPU has finished (a WASM launch already resolves when the kernel is done).
  */
-function tilevmVariant(
+async function tilevmVariant(
   name: string,
   device: LlmDevice,
   threads: number,
   mats: readonly QuantizedMatrix[],
   x: Tensor,
   path: MatmulPath,
-): TilevmVariant {
+): Promise<TilevmVariant> {
   const dx = (device as WasmDevice).upload(x) as LlmTensor;
   const out = (device as WasmDevice).tensor(f32, [1, mats[0]!.n]) as LlmTensor;
-  const dms = mats.map((m) => uploadQuantizedMatrix(device, m));
+  const dms = await Promise.all(mats.map((m) => uploadQuantizedMatrix(device, m)));
   const gpu = device instanceof WebGpuDevice ? device : undefined;
   let r = 0;
   const opts = { path, out, threads };
@@ -195,11 +195,11 @@ async function benchPeers(opts: BenchOptions): Promise<Row[]> {
           // The relaxed-SIMD device: the int8 path at g128 only.
           if (impl !== 'tilevm-wasm' && g !== 128) continue;
           variants.push(
-            tilevmVariant(`${impl}${g === 128 ? '' : ' g32'}`, device, threads, mats[g]!, hx, 'int8'),
+            await tilevmVariant(`${impl}${g === 128 ? '' : ' g32'}`, device, threads, mats[g]!, hx, 'int8'),
           );
           if (impl !== 'tilevm-wasm') continue;
           variants.push(
-            tilevmVariant(
+            await tilevmVariant(
               `tilevm-wasm float${g === 128 ? '' : ' g32'}`,
               device,
               threads,
@@ -324,7 +324,7 @@ async function measureFormats(
       const mats = Array.from({ length: count }, (_, r) => randomMatrix(fmt, n, k, 1000 * i + r));
       for (const path of paths) {
         try {
-          const v = tilevmVariant(`${w.name} ${path}`, device, 1, mats, hx, path);
+          const v = await tilevmVariant(`${w.name} ${path}`, device, 1, mats, hx, path);
           variants.push(v);
           meta.set(v.name, {
             type: w,

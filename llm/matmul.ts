@@ -250,22 +250,21 @@ export async function uploadQuantizedMatrix(
   const signBias = signBiasOf(qm.format.weight, device.backend);
   let weights = up(qm.weights);
   if (rows > 0) {
-    const stored = signBias ? unsignedTwin(qm.format.weight) : qm.format.weight;
-    const tiles = (device as WasmDevice).tensor(stored, tiledShape(qm.n, qm.k, rows)) as LlmTensor;
+    const uploaded = weights;
     try {
-      await launch(
-        device,
-        tileWeightsKernel(qm.format.weight, rows, signBias > 0),
-        { w: weights, wt: tiles },
-        {},
-      );
-    } catch (e) {
-      tiles.destroy();
-      throw e;
+      const stored = signBias ? unsignedTwin(qm.format.weight) : qm.format.weight;
+      const tiles = (device as WasmDevice).tensor(stored, tiledShape(qm.n, qm.k, rows)) as LlmTensor;
+      const tile = tileWeightsKernel(qm.format.weight, rows, signBias > 0);
+      try {
+        await launch(device, tile, { w: uploaded, wt: tiles }, {});
+      } catch (e) {
+        tiles.destroy();
+        throw e;
+      }
+      weights = tiles;
     } finally {
-      weights.destroy();
+      uploaded.destroy();
     }
-    weights = tiles;
   }
   return {
     device,

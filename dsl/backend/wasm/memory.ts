@@ -422,12 +422,9 @@ export function emitLoadGlobal(g: Gen, s: LoadGlobal): Ref[] {
     if (mask === undefined && d.bits < 8 && (n * d.bits) % 32 === 0) {
       // A whole row inside the tensor that starts on a word: read word by word, each element
       // shifted out at a constant position (no per-element address, bounds or byte loads).
-      const start = () => I.add(w.rowBase(), off());
-      const aligned = I.eqz(I.and(I.mul(I.and(start(), I.const(31)), I.const(d.bits)), I.const(31)));
-      const packed = unpackedRow(g, d, n, info.base, start, dst, w.row);
-      return [
-        m.if(I.and(rowInside(g, w, off, dim, n), aligned), m.block(null, packed), m.block(null, lanes)),
-      ];
+      const packed = unpackedRow(g, d, n, info.base, () => I.add(w.rowBase(), off()), dst, w.row);
+      const owns = ownsWords(g, w, off, dim, n, d.bits);
+      return [m.if(owns, m.block(null, packed), m.block(null, lanes))];
     }
     const vec = mask === undefined && n >= 4 && canVectorLoad(d);
     if (!vec) return lanes;
@@ -499,12 +496,9 @@ export function emitStoreGlobal(g: Gen, s: StoreGlobal): Ref[] {
       if (mask === undefined && d.bits < 8 && (n * d.bits) % 32 === 0) {
         // A whole row inside the tensor that starts on a word: its words hold its elements only, so
         // they are packed in registers and stored plainly (no compare-and-swap per element).
-        const start = () => I.add(w.rowBase(), off());
-        const aligned = I.eqz(I.and(I.mul(I.and(start(), I.const(31)), I.const(d.bits)), I.const(31)));
-        const packed = packedRow(g, d, n, info.base, start, src, w.row);
-        return [
-          m.if(I.and(rowInside(g, w, off, dim, n), aligned), m.block(null, packed), m.block(null, lanes)),
-        ];
+        const packed = packedRow(g, d, n, info.base, () => I.add(w.rowBase(), off()), src, w.row);
+        const owns = ownsWords(g, w, off, dim, n, d.bits);
+        return [m.if(owns, m.block(null, packed), m.block(null, lanes))];
       }
       if (mask !== undefined || n < 4 || d.bits !== 32) return lanes;
       // A whole row inside the tensor: 4 elements per v128 (f32 NaN made canonical, as encode does).
@@ -551,9 +545,7 @@ function unpackedRow(g: Gen, d: DType, n: number, base: number, start: Val, dst:
   const { f, m } = g;
   const I = m.i32;
   const k = d.bits;
-  const unit = 32 / (k & -k);
-  if (n % unit !== 0) throw new Error(`internal: unpackedRow of ${n} ${d.name} elements, not whole words`);
-  const words = (unit * k) / 32;
+  const { unit, words } = wordUnit(d, n);
   const from = f.local(i32);
   const to = f.local(i32);
   const w = Array.from({ length: words }, () => f.local(i32));
@@ -581,6 +573,27 @@ function unpackedRow(g: Gen, d: DType, n: number, base: number, start: Val, dst:
   ];
 }
 
+/**
+ * The fewest elements of a sub-byte dtype that fill whole 32-bit words (32 / gcd(bits, 32)) and
+ * their words; `n` (a row) must be a whole number of them.
+ */
+function wordUnit(d: DType, n: number): { unit: number; words: number } {
+  const unit = 32 / (d.bits & -d.bits);
+  if (n % unit !== 0) throw new Error(`internal: a row of ${n} ${d.name} elements is not whole words`);
+  return { unit, words: (unit * d.bits) / 32 };
+}
+
+/**
+ * Whether a row of `n` elements from `off` lies inside the tensor and starts on a 32-bit word, so it
+ * owns every bit of its words (rows of whole words only: n * bits a multiple of 32).
+ */
+function ownsWords(g: Gen, w: Walk, off: Val, dim: Val, n: number, bits: number): Ref {
+  const I = g.m.i32;
+  const start = I.add(w.rowBase(), off());
+  const aligned = I.eqz(I.and(I.mul(I.and(start, I.const(31)), I.const(bits)), I.const(31)));
+  return I.and(rowInside(g, w, off, dim, n), aligned);
+}
+
 /** The byte offset of element `start` of a `k`-bit array, `start` on a word: (start * k) / 8. */
 function startByte(g: Gen, start: Val, k: number): Ref {
   const I = g.m.i32;
@@ -602,10 +615,7 @@ function packedRow(g: Gen, d: DType, n: number, base: number, start: Val, src: n
   const { f, m } = g;
   const I = m.i32;
   const k = d.bits;
-  // The fewest elements that fill whole words: 32 / gcd(bits, 32).
-  const unit = 32 / (k & -k);
-  if (n % unit !== 0) throw new Error(`internal: packedRow of ${n} ${d.name} elements, not whole words`);
-  const words = (unit * k) / 32;
+  const { unit, words } = wordUnit(d, n);
   const to = f.local(i32);
   const from = f.local(i32);
   const patterns = Array.from({ length: unit }, () => f.local(i32));
